@@ -1,0 +1,39 @@
+# LLMDB benchmark targets.
+#   make baselines     build the C baselines into Benchmarks/baselines/bin/
+#   make bench         baselines + Swift llmdb-bench + driver (SCALE=0.01 make bench for a quick run)
+#   make bench-quick   same as bench with SCALE=0.02
+
+SCALE ?= 1
+CC ?= cc
+BASELINE_CFLAGS = -O2 -Wall -Wextra
+BASELINE_DIR = Benchmarks/baselines
+BASELINE_BIN = $(BASELINE_DIR)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: baselines bench bench-quick baseline-deps baselines-clean
+
+baselines: $(BASELINE_BIN)/lmdb_raw $(BASELINE_BIN)/sqlite_bitemporal
+
+baseline-deps:
+	@pkg-config --exists lmdb || { echo "pkg-config: lmdb not found; installing liblmdb-dev via apt-get"; \
+	  $(SUDO) apt-get install -y liblmdb-dev; }
+	@pkg-config --exists sqlite3 || { echo "pkg-config: sqlite3 not found; installing libsqlite3-dev via apt-get"; \
+	  $(SUDO) apt-get install -y libsqlite3-dev; }
+
+$(BASELINE_BIN)/lmdb_raw: $(BASELINE_DIR)/lmdb_raw.c $(BASELINE_DIR)/common.h | baseline-deps
+	@mkdir -p $(BASELINE_BIN)
+	$(CC) $(BASELINE_CFLAGS) -o $@ $< $$(pkg-config --cflags --libs lmdb) -lpthread -lm
+
+$(BASELINE_BIN)/sqlite_bitemporal: $(BASELINE_DIR)/sqlite_bitemporal.c $(BASELINE_DIR)/common.h | baseline-deps
+	@mkdir -p $(BASELINE_BIN)
+	$(CC) $(BASELINE_CFLAGS) -o $@ $< $$(pkg-config --cflags --libs sqlite3) -lpthread -lm
+
+bench: baselines
+	swift build -c release --package-path Benchmarks --product llmdb-bench
+	python3 scripts/bench.py --scale $(SCALE) --out bench-out/latest.md
+
+bench-quick:
+	$(MAKE) bench SCALE=0.02
+
+baselines-clean:
+	rm -rf $(BASELINE_BIN)

@@ -1,0 +1,89 @@
+import LLMDBStorage
+
+extension Snapshot {
+    /// Every entry of `key` visible in this snapshot (tx ≤ ``txID``), ordered by
+    /// (valid_from, tx), with their valid_from and tx.
+    func entries(of key: Key) throws -> [(validFrom: Instant, tx: TxID, value: Value?)] {
+        try key.validate()
+        let prefix = EntryKey.keyPrefix(key)
+        var out: [(Instant, TxID, Value?)] = []
+        var e = try prefix.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+        while let cur = e, EntryKey.belongs(cur.key, to: prefix) {
+            let (vf, t) = EntryKey.times(cur.key)
+            if t <= txID {
+                out.append((vf, t, try Value.decode(stored: cur.value)))
+            }
+            e = try cursor.next()
+        }
+        return out
+    }
+
+    /// The history of `key` as of this snapshot's transaction (rule 8): for each valid_from,
+    /// the latest entry; or, `withCorrections`, every entry. Tombstones included.
+    public func history(of key: Key, withCorrections: Bool = false) throws -> [Fact] {
+        let all = try entries(of: key)
+        var latest: [(validFrom: Instant, tx: TxID, value: Value?)] = []
+        for e in all {
+            if let last = latest.last, last.validFrom == e.validFrom { latest[latest.count - 1] = e } else { latest.append(e) }
+        }
+        var nextFrom: [Instant: Instant] = [:]
+        for i in latest.indices.dropLast() { nextFrom[latest[i].validFrom] = latest[i + 1].validFrom }
+        var times: [TxID: Instant] = [:]
+        func time(_ t: TxID) throws -> Instant {
+            if let k = times[t] { return k }
+            let v = try transactionTime(t)
+            times[t] = v
+            return v
+        }
+        return try (withCorrections ? all : latest).map { e in
+            Fact(key: key, value: e.value, validFrom: e.validFrom, validTo: nextFrom[e.validFrom], txID: e.tx, txTime: try time(e.tx))
+        }
+    }
+
+    /// The timeline of `key`: the history merged into maximal runs of equal values, gaps
+    /// (retractions) left out, keeping the runs that match `window` (over valid time).
+    public func timeline(of key: Key, window: TimeWindow = .all) throws -> [TimelineRun] {
+        var runs: [TimelineRun] = []
+        for f in try history(of: key) {
+            guard let value = f.value else { continue }
+            if let last = runs.last, last.value == value, last.validTo == f.validFrom {
+                runs[runs.count - 1] = TimelineRun(value: value, validFrom: last.validFrom, validTo: f.validTo)
+            } else {
+                runs.append(TimelineRun(value: value, validFrom: f.validFrom, validTo: f.validTo))
+            }
+        }
+        return runs.filter { window.matches(start: $0.validFrom, end: $0.validTo ?? .endOfTime) }
+    }
+
+    /// The transactions whose time matches `window`, ascending.
+    public func transactions(in window: TimeWindow = .all, limit: Int = .max) throws -> [TransactionRecord] {
+        let c = try tx.cursor(db.txlog)
+        var out: [TransactionRecord] = []
+        var e = try c.first()
+        while let cur = e, out.count < limit {
+            let id = EntryKey.readU64(cur.key, at: 0)
+            if id > txID { break }
+            let record = try TransactionRecord.decode(txID: id, cur.value)
+            if window.matches(instant: record.txTime) { out.append(record) }
+            e = try c.next()
+        }
+        return out
+    }
+}
+
+extension Database {
+    /// The history of `key` as of transaction `tx` (see ``Snapshot/history(of:withCorrections:)``).
+    public func history(of key: Key, asOf tx: TxSelector = .latest, withCorrections: Bool = false) throws -> [Fact] {
+        try read(tx: tx) { try $0.history(of: key, withCorrections: withCorrections) }
+    }
+
+    /// The timeline of `key` as of transaction `tx`, filtered by a valid-time `window`.
+    public func timeline(of key: Key, window: TimeWindow = .all, asOf tx: TxSelector = .latest) throws -> [TimelineRun] {
+        try read(tx: tx) { try $0.timeline(of: key, window: window) }
+    }
+
+    /// The transaction log, filtered by a transaction-time `window`.
+    public func transactions(in window: TimeWindow = .all, limit: Int = .max) throws -> [TransactionRecord] {
+        try read { try $0.transactions(in: window, limit: limit) }
+    }
+}

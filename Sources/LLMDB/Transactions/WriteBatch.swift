@@ -1,0 +1,49 @@
+/// The operations of one write transaction, collected by the closure given to
+/// ``Database/write(txTime:_:)``. Each call validates its arguments at once and throws on
+/// bad input; the operations are then applied in order, atomically, in one transaction
+/// (each sees the earlier ones).
+public struct WriteBatch: Sendable {
+    enum Op: Sendable {
+        case put(Key, [UInt8], from: Instant?, to: Instant?)
+        case erase(Key)
+    }
+    var ops: [Op] = []
+
+    public init() {}
+
+    /// The number of operations so far.
+    public var count: Int { ops.count }
+
+    /// Puts `value` for `key` from `validFrom` (default: the transaction time). Without
+    /// `validTo` it holds until the key's next entry in valid time; with `validTo` it holds
+    /// over `[validFrom, validTo)` and the value in effect at `validTo` is restored there.
+    public mutating func put(_ key: Key, _ value: Value, validFrom: Instant? = nil, validTo: Instant? = nil) throws(LLMDBError) {
+        try key.validate()
+        try Self.checkRange(validFrom, validTo)
+        ops.append(.put(key, value.encoded, from: validFrom, to: validTo))
+    }
+
+    /// Retracts `key` from `validFrom` (default: the transaction time), open-ended or over
+    /// `[validFrom, validTo)`. Writes a tombstone, also for a key that never existed.
+    public mutating func delete(_ key: Key, validFrom: Instant? = nil, validTo: Instant? = nil) throws(LLMDBError) {
+        try key.validate()
+        try Self.checkRange(validFrom, validTo)
+        ops.append(.put(key, [ValueTag.tombstone.rawValue], from: validFrom, to: validTo))
+    }
+
+    /// Removes every entry of `key`, for all valid and transaction times. The log keeps
+    /// only the fact that an erase happened and how many entries it removed.
+    public mutating func erase(_ key: Key) throws(LLMDBError) {
+        try key.validate()
+        ops.append(.erase(key))
+    }
+
+    static func checkRange(_ from: Instant?, _ to: Instant?) throws(LLMDBError) {
+        if let from, from == .endOfTime {
+            throw LLMDBError(.invalidTimeRange, "valid_from cannot be the end of time")
+        }
+        if let from, let to, to <= from {
+            throw LLMDBError(.invalidTimeRange, "valid_to (\(to)) must be after valid_from (\(from))")
+        }
+    }
+}

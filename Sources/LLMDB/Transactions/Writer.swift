@@ -1,0 +1,209 @@
+import Dispatch
+import Foundation
+import LLMDBStorage
+import Synchronization
+
+/// The single writer: a thread that owns every LMDB write transaction (LMDB ties a write
+/// transaction to its thread) and commits queued jobs in groups.
+///
+/// Group commit: the thread takes every job queued so far, runs each in a nested LMDB
+/// transaction (so one job's failure leaves the others intact), gives each its own tx id,
+/// and commits the group with one LMDB commit and one sync. Jobs queued while it syncs form
+/// the next group.
+final class Writer: @unchecked Sendable {
+    // @unchecked Sendable: `queue` and `state` are protected by their mutexes; `thread`
+    // is set once in `start` before any job can be submitted.
+
+    final class Job: @unchecked Sendable {
+        // @unchecked Sendable: `result` and `onDone` are written by the writer thread before
+        // `done` is signalled, and read by the submitter only after it.
+        let ops: [WriteBatch.Op]
+        let txTime: Instant?
+        var onDone: (@Sendable (Result<Commit, LLMDBError>) -> Void)?
+        let done = DispatchSemaphore(value: 0)
+        var result: Result<Commit, LLMDBError>?
+
+        init(ops: [WriteBatch.Op], txTime: Instant?) {
+            self.ops = ops
+            self.txTime = txTime
+        }
+
+        func finish(_ r: Result<Commit, LLMDBError>) {
+            result = r
+            if let onDone { onDone(r) } else { done.signal() }
+        }
+    }
+
+    private struct Queue {
+        var jobs: [Job] = []
+        var stopped = false
+        var running = false
+    }
+
+    private let queue = Mutex(Queue())
+    private let wake = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private weak var db: Database?
+    /// Group sizes committed, for stats.
+    let batches = Atomic<Int>(0)
+    let batchedJobs = Atomic<Int>(0)
+    /// The maximum number of jobs in one group.
+    static let maxGroup = 1024
+
+    init() {}
+
+    func start(_ db: Database) {
+        self.db = db
+        queue.withLock { $0.running = true }
+        let env = db.env, tables = Tables(facts: db.facts, txlog: db.txlog, txtime: db.txtime), clock = db.clock
+        let thread = Thread { [self] in self.run(env: env, tables: tables, clock: clock) }
+        thread.name = "llmdb-writer"
+        thread.start()
+    }
+
+    func stop() {
+        let wasRunning = queue.withLock { q -> Bool in
+            let r = q.running && !q.stopped
+            q.stopped = true
+            return r
+        }
+        if wasRunning {
+            wake.signal()
+            finished.wait()
+        }
+    }
+
+    func submit(_ job: Job) {
+        let accepted = queue.withLock { q -> Bool in
+            guard !q.stopped else { return false }
+            q.jobs.append(job)
+            return true
+        }
+        if accepted { wake.signal() } else { job.finish(.failure(LLMDBError(.closed, "the database is closed"))) }
+    }
+
+    func submitAndWait(_ job: Job) throws(LLMDBError) -> Commit {
+        if Thread.current.name == "llmdb-writer" {
+            fatalError("LLMDB: write called from inside the writer thread")
+        }
+        submit(job)
+        job.done.wait()
+        return try job.result!.get()
+    }
+
+    private func run(env: Environment, tables: Tables, clock: any TransactionClock) {
+        while true {
+            wake.wait()
+            while true {
+                let (jobs, stopped) = queue.withLock { q -> ([Job], Bool) in
+                    let n = min(q.jobs.count, Self.maxGroup)
+                    let taken = Array(q.jobs.prefix(n))
+                    q.jobs.removeFirst(n)
+                    return (taken, q.stopped)
+                }
+                if jobs.isEmpty {
+                    if stopped {
+                        finished.signal()
+                        return
+                    }
+                    break
+                }
+                batches.add(1, ordering: .relaxed)
+                batchedJobs.add(jobs.count, ordering: .relaxed)
+                commitGroup(jobs, env: env, tables: tables, clock: clock)
+            }
+        }
+    }
+
+    /// Commits `jobs` together, growing the map and retrying on `MDB_MAP_FULL`.
+    private func commitGroup(_ jobs: [Job], env: Environment, tables: Tables, clock: any TransactionClock) {
+        while true {
+            switch attempt(jobs, env: env, tables: tables, clock: clock) {
+            case .done(let results):
+                for (job, r) in zip(jobs, results) { job.finish(r) }
+                return
+            case .mapFull(let error):
+                let grown: Bool
+                do { grown = try env.grow() } catch {
+                    for job in jobs { job.finish(.failure(.storage(error, "cannot grow the map"))) }
+                    return
+                }
+                if grown { continue }
+                if jobs.count > 1 {
+                    // At the size limit: commit each job alone so that small ones still fit.
+                    for job in jobs { commitGroup([job], env: env, tables: tables, clock: clock) }
+                    return
+                }
+                jobs[0].finish(.failure(.storage(error, "write refused")))
+                return
+            }
+        }
+    }
+
+    private enum Attempt {
+        case done([Result<Commit, LLMDBError>])
+        case mapFull(LMDBError)
+    }
+
+    private func attempt(_ jobs: [Job], env: Environment, tables: Tables, clock: any TransactionClock) -> Attempt {
+        let txn: WriteTransaction
+        do { txn = try env.beginWrite() } catch {
+            return .done(jobs.map { _ in .failure(.storage(error, "cannot begin a write transaction")) })
+        }
+        var results: [Result<Commit, LLMDBError>] = []
+        results.reserveCapacity(jobs.count)
+        // The last transaction as this file records it (another process may have written).
+        var last: (id: TxID, time: Instant)
+        do { last = try Apply.lastTransaction(txn, tables) } catch {
+            txn.abort()
+            return .done(jobs.map { _ in .failure(.storage(error, "cannot read the transaction log")) })
+        }
+        for job in jobs {
+            let txID = last.id + 1
+            let txTime: Instant
+            if let explicit = job.txTime {
+                guard explicit > last.time else {
+                    results.append(.failure(LLMDBError(.transactionTimeNotIncreasing, "the transaction time \(explicit) is not after the last transaction's time \(last.time); nothing was written")))
+                    continue
+                }
+                guard explicit < .endOfTime else {
+                    results.append(.failure(LLMDBError(.invalidTimeRange, "the transaction time cannot be the end of time")))
+                    continue
+                }
+                txTime = explicit
+            } else {
+                txTime = max(clock.now(), last.time.advanced(by: 1))
+            }
+            do {
+                try txn.nested { (child: inout WriteTransaction) throws in
+                    try Apply.transaction(job.ops, child, tables, txID: txID, txTime: txTime, explicit: job.txTime != nil)
+                }
+                last = (txID, txTime)
+                results.append(.success(Commit(txID: txID, txTime: txTime)))
+            } catch let error as LMDBError where error.code == .mapFull {
+                txn.abort()
+                return .mapFull(error)
+            } catch let error as LMDBError {
+                results.append(.failure(.storage(error, "write failed")))
+            } catch let error as LLMDBError {
+                results.append(.failure(error))
+            } catch {
+                results.append(.failure(LLMDBError(.storage, "write failed: \(error)")))
+            }
+        }
+        do {
+            try txn.commit()
+        } catch {
+            if error.code == .mapFull { return .mapFull(error) }
+            let failure = LLMDBError.storage(error, "commit failed")
+            return .done(results.map { r in r.flatMap { _ in .failure(failure) } })
+        }
+        return .done(results)
+    }
+}
+
+struct Tables: Sendable {
+    let facts: Table
+    let txlog: Table
+    let txtime: Table
+}

@@ -1,0 +1,85 @@
+// JSONValue: the document tree shared by the JSON and MessagePack codecs.
+
+/// A JSON (or MessagePack) document tree. Objects keep member order (and duplicate keys).
+///
+/// Integers that fit in `Int64` are always `.int`; `.uint` is only produced by the
+/// decoders for integers greater than `Int64.max`. `.binary` only comes from
+/// MessagePack (bin/ext); JSON serializes it as `{"$binary":"<base64>"}`.
+package enum JSONValue: Hashable, Sendable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case uint(UInt64)  // only for integers > Int64.max
+    case double(Double)
+    case string(String)
+    case binary([UInt8])  // MessagePack bin/ext only; serialized to JSON as {"$binary":"<base64>"}
+    case array([JSONValue])
+    case object([JSONMember])
+}
+
+/// One `key: value` member of a JSON object.
+package struct JSONMember: Hashable, Sendable {
+    package var key: String
+    package var value: JSONValue
+
+    package init(_ key: String, _ value: JSONValue) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// Why bytes could not be decoded: what was wrong and at which byte offset.
+package struct CodecError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What was wrong, e.g. "expected ',' or '}' after object member".
+    package var message: String
+    /// Byte offset into the input where the problem was detected.
+    package var offset: Int
+
+    package init(_ message: String, at offset: Int) {
+        self.message = message
+        self.offset = offset
+    }
+
+    package var description: String { "\(message) at byte \(offset)" }
+}
+
+extension JSONValue {
+    /// True for `.null`.
+    package var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
+
+    /// For objects, the value of the member named `key` (the last one if the key is
+    /// duplicated, as in JavaScript's `JSON.parse`); `nil` if absent or not an object.
+    package subscript(key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        for member in members.reversed() where member.key == key {
+            return member.value
+        }
+        return nil
+    }
+}
+
+extension JSONValue: CustomStringConvertible {
+    /// Compact JSON text.
+    package var description: String {
+        String(decoding: JSON.serialize(self), as: UTF8.self)
+    }
+}
+
+extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral, ExpressibleByStringLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
+{
+    package init(nilLiteral: ()) { self = .null }
+    package init(booleanLiteral value: Bool) { self = .bool(value) }
+    package init(integerLiteral value: Int64) { self = .int(value) }
+    package init(floatLiteral value: Double) { self = .double(value) }
+    package init(stringLiteral value: String) { self = .string(value) }
+    package init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    /// Dictionary literals keep their written order.
+    package init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(elements.map { JSONMember($0.0, $0.1) })
+    }
+}

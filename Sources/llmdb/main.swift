@@ -1,0 +1,3 @@
+import LLMDBCLI
+
+runCommandLine()

@@ -1,0 +1,58 @@
+import Foundation
+import LLMDB
+import LLMDBStorage
+
+/// A database in a fresh temporary directory, removed when the value is released.
+final class TempDatabase: @unchecked Sendable {
+    // @unchecked Sendable: all properties are immutable after init.
+    let dir: String
+    let path: String
+    let clock: ManualClock
+    private(set) var db: Database
+
+    init(sync: SyncPolicy = .none, mapSize: Int? = nil, maxMapSize: Int? = nil, start: Int64 = 1_000_000) throws {
+        dir = NSTemporaryDirectory() + "llmdb-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        path = dir + "/test.llmdb"
+        clock = ManualClock(start: Instant(microseconds: start))
+        var o = Database.Options()
+        o.sync = sync
+        o.clock = clock
+        if let mapSize { o.mapSize = mapSize }
+        if let maxMapSize { o.maxMapSize = maxMapSize }
+        db = try Database.open(path: path, options: o)
+    }
+
+    func reopen(readOnly: Bool = false) throws -> Database {
+        db.close()
+        var o = Database.Options()
+        o.sync = .none
+        o.clock = clock
+        o.readOnly = readOnly
+        db = try Database.open(path: path, options: o)
+        return db
+    }
+
+    deinit {
+        db.close()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+func t(_ us: Int64) -> Instant { Instant(microseconds: us) }
+
+extension Database {
+    /// The value of `key` as a string (raw values), as of (`v`, `tx`).
+    func text(_ key: Key, at v: Int64, tx: TxSelector = .latest) throws -> String? {
+        guard let f = try get(key, validAt: t(v), tx: tx), let value = f.value else { return nil }
+        return String(decoding: value.payload, as: UTF8.self)
+    }
+
+    /// The whole file's observable state, for "nothing changed" checks.
+    func fingerprint() throws -> String {
+        let s = try stats()
+        let log = try transactions()
+        let all = try read(validAt: .endOfTime) { try $0.scan(prefix: Key([], partition: 0)) }
+        return "\(s.entries)|\(s.transactions)|\(log.map(\.txID))|\(all.map { "\($0.key)=\($0.value?.payload ?? [])@\($0.txID)" })"
+    }
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+echo "test: building (debug, with tests; imports checked against declared dependencies)" >&2
+swift build --build-tests --explicit-target-dependency-import-check error -Xswiftc -warnings-as-errors
+echo "test: running the test suite" >&2
+swift test --skip-build
