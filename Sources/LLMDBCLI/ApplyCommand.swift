@@ -54,7 +54,13 @@ struct Apply: ParsableCommand {
             if text.allSatisfy(\.isWhitespace) { continue }
             let line: Line
             do { line = try parse(text, number: number) } catch {
-                throw CLIError("line \(number): \(error)\(committed > 0 ? " (\(committed) earlier transactions were committed)" : "")")
+                // The transaction in progress is complete unless it shares a tx_time (the bad
+                // line may belong to it): commit it in the first case, drop it in the second.
+                var dropped = ""
+                if !atomic, let first = group.first {
+                    if first.txTime == nil { try flush() } else { dropped = "; lines \(first.number)-\(group.last!.number) of its transaction were not written" }
+                }
+                throw CLIError("line \(number): \(error)\(dropped)\(committed > 0 ? " (\(committed) earlier transactions were committed)" : "")")
             }
             if atomic {
                 if let t0 = group.first?.txTime ?? group.first(where: { $0.txTime != nil })?.txTime, let t = line.txTime, t != t0 {
