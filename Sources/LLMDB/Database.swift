@@ -54,7 +54,7 @@ public final class Database: Sendable {
         try Database(path: path, options: options)
     }
 
-    private init(path: String, options: Options) throws(LLMDBError) {
+    init(path: String, options: Options) throws(LLMDBError) {
         self.path = path
         self.options = options
         self.clock = options.clock
@@ -95,11 +95,27 @@ public final class Database: Sendable {
         self.txtime = txtime
         self.meta = meta
         self.writer = Writer()
+        self.fileID = Self.fileID(path)
+        if let fileID { Self.openFiles.withLock { $0[fileID, default: 0] += 1 } }
         if !options.readOnly { writer.start(self) }
     }
 
     deinit {
         writer.stop()
+        if let fileID { Self.openFiles.withLock { $0[fileID, default: 1] -= 1; if $0[fileID] == 0 { $0[fileID] = nil } } }
+    }
+
+    /// The data files this process has open, by (device, inode), with a count: compaction
+    /// must not replace a file under an open environment of its own process (fcntl locks do
+    /// not guard against that).
+    static let openFiles = Mutex<[FileID: Int]>([:])
+    struct FileID: Hashable, Sendable { let device: UInt64; let inode: UInt64 }
+    private let fileID: FileID?
+
+    static func fileID(_ path: String) -> FileID? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
     }
 
     /// Refuses files that LMDB would misread or overwrite. Returns whether the file exists.

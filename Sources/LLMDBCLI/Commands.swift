@@ -17,7 +17,7 @@ public struct LLMDBCommand: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [Status.self, Init.self, Put.self, Delete.self, Erase.self, Get.self, History.self, Timeline.self,
-                      Scan.self, Apply.self, Log.self, Stats.self, Backup.self, Verify.self],
+                      Scan.self, Apply.self, Log.self, Stats.self, Backup.self, Compact.self, Verify.self],
         defaultSubcommand: Status.self
     )
     public init() {}
@@ -104,16 +104,57 @@ struct Delete: ParsableCommand {
 struct Erase: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Erase every entry of a key, for all valid and transaction times.",
-        discussion: "The log keeps only that an erase happened. The freed pages keep the old bytes until LMDB reuses them; `llmdb backup` writes a compacted copy without them (see docs/storage-format.md).")
+        discussion: """
+            The log keeps only that an erase happened and how many entries it removed. LMDB is \
+            copy-on-write, so the erased bytes stay in freed pages until the file is compacted: \
+            erase then compacts the file in place (as `llmdb compact` does) when no other process \
+            has it open, and otherwise says that the bytes remain until `llmdb compact` runs.
+            """)
     @OptionGroup var db: DatabaseOptions
     @OptionGroup var key: KeyOptions
     @Argument(help: "The key.") var name: String
+    @Flag(help: "Do not compact after erasing (the erased bytes stay in free pages until `llmdb compact`).")
+    var noCompact = false
 
     func run() throws {
         let k = Key(name, partition: key.partition)
-        let database = try db.open()
-        let c = try database.erase(k)
-        if db.json { printJSON(commitJSON(c)) } else { print(c) }
+        let c: Commit
+        do {
+            let database = try db.open()
+            c = try database.erase(k)
+            database.close()
+        }
+        var purged = false
+        var note = ""
+        if !noCompact {
+            do {
+                try Database.compact(path: db.path)
+                purged = true
+            } catch {
+                note = "erased bytes remain in free pages until `llmdb compact` runs: \(error)"
+            }
+        }
+        if db.json {
+            printJSON(object([("tx_id", .int(Int64(c.txID))), ("tx_time", timeJSON(c.txTime)), ("compacted", .bool(purged))]))
+        } else {
+            print("\(c)\(purged ? "; file compacted, the erased bytes are gone" : "")")
+        }
+        if !note.isEmpty { printError("llmdb: note: \(note)") }
+    }
+}
+
+struct Compact: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rewrite the database file in place without its free pages (offline: no other process may have it open).",
+        discussion: "Removes the bytes of erased and overwritten entries from the file. Refused while another process has the database open.")
+    @OptionGroup var db: DatabaseOptions
+    func run() throws {
+        let r = try Database.compact(path: db.path)
+        if db.json {
+            printJSON(object([("bytes_before", .int(Int64(r.bytesBefore))), ("bytes_after", .int(Int64(r.bytesAfter)))]))
+        } else {
+            print("compacted \(db.path): \(r.bytesBefore) → \(r.bytesAfter) bytes")
+        }
     }
 }
 

@@ -102,3 +102,8 @@ func commitJSON(_ c: Commit) -> JSONValue {
 }
 
 func flushStdout() { fflush(nil) }
+
+func printError(_ line: String) {
+    let text = line + "\n"
+    _ = text.withCString { write(2, $0, strlen($0)) }
+}

@@ -233,3 +233,47 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: d.path + "/llmdb-data"))
     }
 }
+
+@Suite struct CLIEraseTests {
+    @Test func eraseCompactsSoTheBytesAreGone() throws {
+        let d = TempDir()
+        let db = ["--db", d.db]
+        let marker = "SECRET-\(UUID().uuidString)"
+        #expect(try llmdb(["put", "s", marker, "--type", "raw", "--valid-from", "0"] + db).status == 0)
+        #expect(try llmdb(["put", "keep", "1", "--valid-from", "0"] + db).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: d.db)).range(of: Data(marker.utf8)) != nil)
+        let r = try llmdb(["erase", "s", "--json"] + db)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect((r.json as? [String: Any])?["compacted"] as? Bool == true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: d.db)).range(of: Data(marker.utf8)) == nil)
+        #expect(try llmdb(["get", "keep", "--valid-at", "0"] + db).stdout == "1\n")
+        let log = try #require(try llmdb(["log", "--json"] + db).json as? [[String: Any]])
+        #expect(log.last?["erases"] as? Int == 1)
+        #expect(log.last?["entries_erased"] as? Int == 1)
+    }
+
+    @Test func compactIsRefusedWhileAnotherProcessHasTheFileOpen() throws {
+        let d = TempDir()
+        let db = ["--db", d.db]
+        #expect(try llmdb(["put", "k", "1"] + db).status == 0)
+        // A process that keeps the database open: apply waiting on its standard input.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: llmdbBinary)
+        p.arguments = ["apply"] + db
+        let inp = Pipe()
+        p.standardInput = inp
+        p.standardOutput = Pipe()
+        try p.run()
+        defer { try? inp.fileHandleForWriting.close(); p.waitUntilExit() }
+        // Wait until it has opened the database (its lock file carries its lock).
+        Thread.sleep(forTimeInterval: 0.5)
+        let size = try FileManager.default.attributesOfItem(atPath: d.db)[.size] as? Int
+        let r = try llmdb(["compact"] + db)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("open in another process"))
+        #expect(try FileManager.default.attributesOfItem(atPath: d.db)[.size] as? Int == size)
+        let e = try llmdb(["erase", "k"] + db)
+        #expect(e.status == 0)
+        #expect(e.stderr.contains("remain"))
+    }
+}

@@ -243,3 +243,31 @@ import Testing
         #expect(Instant(parsing: "2024-02-29T12:34:56.789012Z")!.iso8601 == "2024-02-29T12:34:56.789012Z")
     }
 }
+
+@Suite struct EraseTests {
+    @Test func erasedBytesAreGoneFromTheFileAfterCompaction() throws {
+        let marker = "SECRET-\(UUID().uuidString)"
+        let tmp = try TempDatabase()
+        try tmp.db.write { b in
+            try b.put("secret", .raw(marker), validFrom: t(0))
+            try b.put("kept", .raw("still here"), validFrom: t(0))
+        }
+        try tmp.db.write { try $0.put("secret", .raw(marker + "-v2"), validFrom: t(10)) }
+        let file = { try Data(contentsOf: URL(fileURLWithPath: tmp.path)) }
+        #expect(try file().range(of: Data(marker.utf8)) != nil)
+        try tmp.db.erase("secret")
+        // Compaction is refused while this process has the file open.
+        let busy = #expect(throws: LLMDBError.self) { try Database.compact(path: tmp.path) }
+        #expect(busy?.message.contains("open in this process") == true)
+        #expect(try tmp.reopen().get("secret", validAt: t(5), tx: .id(1)) == nil)
+        // Release every handle, compact, and look at the raw file.
+        try tmp.closeForCompaction()
+        let r = try Database.compact(path: tmp.path)
+        #expect(r.bytesAfter > 0)
+        #expect(try file().range(of: Data(marker.utf8)) == nil)
+        let after = try tmp.reopen()
+        #expect(try after.get("kept", validAt: t(0))?.value == .raw("still here"))
+        #expect(try after.verify().ok)
+        #expect(try after.transactions().last?.entriesErased == 2)
+    }
+}

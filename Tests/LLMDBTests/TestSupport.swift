@@ -4,11 +4,12 @@ import LLMDBStorage
 
 /// A database in a fresh temporary directory, removed when the value is released.
 final class TempDatabase: @unchecked Sendable {
-    // @unchecked Sendable: all properties are immutable after init.
+    // @unchecked Sendable: `handle` is replaced only by the test that owns this value, never concurrently.
     let dir: String
     let path: String
     let clock: ManualClock
-    private(set) var db: Database
+    private var handle: Database?
+    var db: Database { handle! }
 
     init(sync: SyncPolicy = .none, mapSize: Int? = nil, maxMapSize: Int? = nil, start: Int64 = 1_000_000) throws {
         dir = NSTemporaryDirectory() + "llmdb-test-" + UUID().uuidString
@@ -20,21 +21,28 @@ final class TempDatabase: @unchecked Sendable {
         o.clock = clock
         if let mapSize { o.mapSize = mapSize }
         if let maxMapSize { o.maxMapSize = maxMapSize }
-        db = try Database.open(path: path, options: o)
+        handle = try Database.open(path: path, options: o)
     }
 
     func reopen(readOnly: Bool = false) throws -> Database {
-        db.close()
+        handle?.close()
+        handle = nil
         var o = Database.Options()
         o.sync = .none
         o.clock = clock
         o.readOnly = readOnly
-        db = try Database.open(path: path, options: o)
+        handle = try Database.open(path: path, options: o)
         return db
     }
 
+    /// Releases the database so that the file can be compacted.
+    func closeForCompaction() throws {
+        handle?.close()
+        handle = nil
+    }
+
     deinit {
-        db.close()
+        handle?.close()
         try? FileManager.default.removeItem(atPath: dir)
     }
 }
