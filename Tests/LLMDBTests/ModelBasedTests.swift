@@ -154,7 +154,7 @@ struct ScriptGenerator {
             let s = rng.below(100)
             if s < 12 { return nil }
             if s < 45, !existing.isEmpty { return rng.pick(existing) }
-            return Int64(rng.int(0...60))
+            return Int64(rng.int(-5...60))
         }
         func end(after s: Int64) -> Int64 {
             let x = rng.below(100)
@@ -165,18 +165,18 @@ struct ScriptGenerator {
         }
 
         switch r {
-        case 0..<2:
+        case 0..<3:
             return .erase(key)
-        case 2..<5 where allowInvalid:
+        case 3..<6 where allowInvalid:
             // validTo ≤ validFrom: refused, and the whole transaction with it.
             let s = start()
             let to = (s ?? txTime) - Int64(rng.int(0...5))
             return rng.percent(70) ? .put(key, value, from: s, to: to) : .delete(key, from: s, to: to)
-        case 5..<20 where !existing.isEmpty:
+        case 6..<20 where !existing.isEmpty:
             // A correction: a put at an existing valid_from.
             let s = rng.pick(existing)
             return .put(key, value, from: s, to: rng.percent(50) ? nil : end(after: s))
-        case 5..<40:
+        case 6..<40:
             return .put(key, value, from: start(), to: nil)
         case 40..<68:
             let s = start()
@@ -489,7 +489,10 @@ enum ModelReplay {
             h.apply(tx)
             let latest = h.model.latestTx
             var points = [h.latestPoint, h.point(id: latest)]
-            if latest > 0 { points.append(h.point(id: latest - 1)) }
+            if latest > 0 {
+                let t = h.model.txTime(of: latest)
+                points += [h.point(id: latest - 1), h.point(time: t), h.point(time: t - 1)]
+            }
             h.checkHistories(at: points, rng: &rng)
             h.checkGets(at: thorough ? points : [h.latestPoint],
                         validTimes: thorough ? h.validTimes() : h.sampleValidTimes(&rng, 16), rng: &rng)

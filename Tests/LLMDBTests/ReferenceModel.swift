@@ -132,7 +132,7 @@ struct ReferenceModel {
             case .delete(let key, let from, let to):
                 try Self.write(&next, key, nil, start: from ?? time, end: to, tx: tx)
             case .erase(let key):
-                next[key] = next[key]?.filter { $0.tx == tx }
+                next[key] = nil
             }
         }
         store = next

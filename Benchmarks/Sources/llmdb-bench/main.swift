@@ -7,7 +7,7 @@ import LLMDB
 
 // MARK: Contract helpers (mirrors common.h)
 
-var prngState: UInt64 = 42
+nonisolated(unsafe) var prngState: UInt64 = 42
 func prngReset() { prngState = 42 }
 @inline(__always) func prngNext() -> UInt64 {
     prngState &+= 0x9E37_79B9_7F4A_7C15
@@ -18,7 +18,7 @@ func prngReset() { prngState = 42 }
 }
 @inline(__always) func randBelow(_ n: Int) -> Int { Int(prngNext() % UInt64(n)) }
 
-var scale = 1.0
+nonisolated(unsafe) var scale = 1.0
 func scaled(_ n: Int) -> Int { max(1, Int((Double(n) * scale).rounded())) }
 
 /// Writes key%08d into bytes[0..<11] in place (no allocation once the array exists).
@@ -49,10 +49,10 @@ func now() -> Double {
 func report(_ workload: String, ops: Int, seconds: Double) {
     let ns = seconds * 1e9 / Double(ops)
     print(#"{"system":"llmdb","workload":"\#(workload)","ops":\#(ops),"seconds":\#(seconds),"ns_per_op":\#(ns),"ops_per_sec":\#(Double(ops) / seconds)}"#)
-    fflush(stdout)
+    fflush(nil)
 }
 
-var dir = ""
+nonisolated(unsafe) var dir = ""
 func freshDatabase(sync: SyncPolicy) throws -> Database {
     let path = dir + "/llmdb.llmdb"
     unlink(path)

@@ -107,20 +107,26 @@ public struct Snapshot: ~Copyable {
 
     /// As ``withValue(_:_:)``, at another valid time within the same snapshot.
     public func withValue<R>(_ key: Key, validAt v: Instant, _ body: (ValueView) throws -> R) throws -> R? {
-        try key.validate()
-        let escapedCount = key.bytes.count + key.bytes.lazy.filter { $0 == 0 }.count
+        var zeros = 0
+        for b in key.bytes where b == 0 { zeros += 1 }
+        let escapedCount = key.bytes.count + zeros
+        if escapedCount == 0 || escapedCount > Key.maxEncodedLength { try key.validate() }
         let prefixCount = 4 + escapedCount + 2
         return try withUnsafeTemporaryAllocation(byteCount: prefixCount + 16, alignment: 8) { buf in
-            var i = 0
             let p = key.partition
-            buf[0] = UInt8(truncatingIfNeeded: p >> 24); buf[1] = UInt8(truncatingIfNeeded: p >> 16)
-            buf[2] = UInt8(truncatingIfNeeded: p >> 8); buf[3] = UInt8(truncatingIfNeeded: p)
-            i = 4
-            for b in key.bytes {
-                buf[i] = b; i += 1
-                if b == 0 { buf[i] = 0xFF; i += 1 }
+            buf.storeBytes(of: p.bigEndian, toByteOffset: 0, as: UInt32.self)
+            if zeros == 0 {
+                key.bytes.withUnsafeBytes { k in
+                    UnsafeMutableRawBufferPointer(rebasing: buf[4..<(4 + k.count)]).copyMemory(from: k)
+                }
+            } else {
+                var i = 4
+                for b in key.bytes {
+                    buf[i] = b; i += 1
+                    if b == 0 { buf[i] = 0xFF; i += 1 }
+                }
             }
-            buf[i] = 0; buf[i + 1] = 0
+            buf[prefixCount - 2] = 0; buf[prefixCount - 1] = 0
             let keyPart = UnsafeRawBufferPointer(rebasing: buf[0..<prefixCount])
             guard let e = try Self.asOf(cursor, keyPart: keyPart, probe: buf, validTime: v, tx: txID) else { return nil }
             let tag = ValueTag(rawValue: e.value.first ?? ValueTag.tombstone.rawValue)
@@ -174,30 +180,62 @@ public struct Snapshot: ~Copyable {
     /// Calls `body` for each key that starts with `prefix` (in `prefix.partition`) and has a
     /// value as of this snapshot, in key order, until it returns false. The row is borrowed:
     /// its key is decoded only if asked for, its value is not copied.
+    ///
+    /// Each key's entries are adjacent and ordered by (valid_from, tx), so the scan walks
+    /// them forward: the answer is the last entry with valid_from ≤ V and tx ≤ T. Keys with
+    /// long histories switch to the seek-based lookup after a few steps, so the cost per key
+    /// does not grow with history depth.
     public func scan(prefix: Key, _ body: (ScanRow) throws -> Bool) throws {
         let start = EntryKey.prefix(prefix)
+        let maxWalk = 8
         var probe = [UInt8](repeating: 0, count: start.count + 64)
         var e = try start.withUnsafeBytes { try cursor.seek(atLeast: $0) }
-        while let cur = e, EntryKey.hasPrefix(cur.key, start) {
-            let keyPartCount = EntryKey.keyPartLength(cur.key)
-            if probe.count < keyPartCount + 16 { probe = [UInt8](repeating: 0, count: keyPartCount + 16) }
-            let keep = try probe.withUnsafeMutableBytes { p -> Bool in
-                // Copy the key part: the cursor moves during the as-of lookup.
-                p.copyMemory(from: UnsafeRawBufferPointer(rebasing: cur.key[0..<keyPartCount]))
-                let keyPart = UnsafeRawBufferPointer(rebasing: p[0..<keyPartCount])
-                if let hit = try Self.asOf(cursor, keyPart: keyPart, probe: UnsafeMutableRawBufferPointer(rebasing: p[0..<(keyPartCount + 16)]), validTime: validTime, tx: txID),
-                   let tag = hit.value.first, tag != ValueTag.tombstone.rawValue {
-                    let (vf, t) = EntryKey.times(hit.key)
-                    let view = ValueView(payload: UnsafeRawBufferPointer(rebasing: hit.value[1...]), tag: ValueTag(rawValue: tag), validFrom: vf, txID: t)
-                    return try body(ScanRow(encodedKey: hit.key, value: view))
+        while let first = e, EntryKey.hasPrefix(first.key, start) {
+            // In a read transaction, bytes from the map stay valid until it ends, so the
+            // group's key part can be borrowed across cursor moves.
+            let keyPartCount = first.key.count - 16
+            let keyPart = UnsafeRawBufferPointer(rebasing: first.key[0..<keyPartCount])
+            var best: Cursor.Entry? = nil
+            var cur = first
+            var steps = 0
+            var next: Cursor.Entry?? = nil  // set when the walk reached the next key
+            while true {
+                let (vf, t) = EntryKey.times(cur.key)
+                if vf > validTime { break }
+                if t <= txID { best = cur }
+                steps += 1
+                if steps == maxWalk {
+                    // Deep history: seek straight to the answer instead.
+                    if probe.count < keyPartCount + 16 { probe = [UInt8](repeating: 0, count: keyPartCount + 16) }
+                    best = try probe.withUnsafeMutableBytes { p in
+                        p.copyMemory(from: keyPart)
+                        return try Self.asOf(cursor, keyPart: keyPart, probe: UnsafeMutableRawBufferPointer(rebasing: p[0..<(keyPartCount + 16)]),
+                                             validTime: validTime, tx: txID)
+                    }
+                    break
                 }
-                return true
+                let n = try cursor.next()
+                guard let n, n.key.count == keyPartCount + 16, memcmpEqual(keyPart, n.key, count: keyPartCount) else {
+                    next = .some(n)
+                    break
+                }
+                cur = n
             }
-            if !keep { return }
-            // Jump past every entry of this key: [key part without the last 0x00][0x01].
-            e = try probe.withUnsafeMutableBytes { p in
-                p[keyPartCount - 1] = 0x01
-                return try cursor.seek(atLeast: UnsafeRawBufferPointer(rebasing: p[0..<keyPartCount]))
+            if let hit = best, let tag = hit.value.first, tag != ValueTag.tombstone.rawValue {
+                let (vf, t) = EntryKey.times(hit.key)
+                let view = ValueView(payload: UnsafeRawBufferPointer(rebasing: hit.value[1...]), tag: ValueTag(rawValue: tag), validFrom: vf, txID: t)
+                if try !body(ScanRow(encodedKey: hit.key, value: view)) { return }
+            }
+            if let n = next {
+                e = n
+            } else {
+                // Jump past the rest of this key: [key part without its last 0x00][0x01].
+                if probe.count < keyPartCount { probe = [UInt8](repeating: 0, count: keyPartCount) }
+                e = try probe.withUnsafeMutableBytes { p in
+                    p.copyMemory(from: keyPart)
+                    p[keyPartCount - 1] = 0x01
+                    return try cursor.seek(atLeast: UnsafeRawBufferPointer(rebasing: p[0..<keyPartCount]))
+                }
             }
         }
     }
