@@ -375,20 +375,23 @@ final class ModelHarness {
     }
 
     /// Histories (with and without corrections) and timelines under every window kind.
-    func checkHistories(at points: [ReadPoint], rng: inout SplitMix64) {
+    func checkHistories(at points: [ReadPoint], windowsPerKey: Int = 2, rng: inout SplitMix64) {
         let keys = TxScript.keys.map(\.bytes)
         let vs = validTimes()
         for p in points {
             guard mismatch == nil else { return }
-            // Per key: ALL, and one other window kind with random bounds (timelines are the
+            // Per key: ALL and random windows of the other kinds (timelines are the
             // costliest reads, so not every kind every time).
             let ws: [[ReferenceModel.Window]] = keys.map { _ in
-                var a = rng.pick(vs), b = rng.pick(vs)
-                if a > b { swap(&a, &b) }
-                switch rng.below(3) {
-                case 0: return [.all, .asOf(a)]
-                case 1: return [.all, .from(a, to: b)]
-                default: return [.all, .between(a, and: b)]
+                (0..<windowsPerKey).map { _ in
+                    var a = rng.pick(vs), b = rng.pick(vs)
+                    if a > b { swap(&a, &b) }
+                    switch rng.below(4) {
+                    case 0: return .all
+                    case 1: return .asOf(a)
+                    case 2: return .from(a, to: b)
+                    default: return .between(a, and: b)
+                    }
                 }
             }
             do {
@@ -444,7 +447,7 @@ final class ModelHarness {
 
     /// After each transaction: the latest state's histories, and point reads sampled.
     func quickCheck(_ rng: inout SplitMix64) {
-        checkHistories(at: [latestPoint], rng: &rng)
+        checkHistories(at: [latestPoint], windowsPerKey: 1, rng: &rng)
         checkGets(at: [point(id: model.latestTx)], validTimes: sampleValidTimes(&rng, 8), rng: &rng)
     }
 
@@ -458,7 +461,9 @@ final class ModelHarness {
     /// At the end: every tx id, with histories, timelines and point reads.
     func finalCheck(_ rng: inout SplitMix64, validTimesPerTx: Int) {
         let points = (0...model.latestTx).map(point(id:)) + [latestPoint]
-        checkHistories(at: points, rng: &rng)
+        for p in points {
+            checkHistories(at: [p], windowsPerKey: p.tx % 4 == 0 ? 2 : 0, rng: &rng)
+        }
         for p in points {
             checkGets(at: [p], validTimes: sampleValidTimes(&rng, validTimesPerTx), rng: &rng)
         }

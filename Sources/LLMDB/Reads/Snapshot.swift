@@ -107,12 +107,19 @@ public struct Snapshot: ~Copyable {
 
     /// As ``withValue(_:_:)``, at another valid time within the same snapshot.
     public func withValue<R>(_ key: Key, validAt v: Instant, _ body: (ValueView) throws -> R) throws -> R? {
+        guard let view = try lookup(key, validAt: v) else { return nil }
+        return try body(view)
+    }
+
+    /// The as-of lookup of one key, not generic so that it is compiled once, specialized,
+    /// with no allocation. The view borrows from the map: valid while the snapshot is.
+    func lookup(_ key: Key, validAt v: Instant) throws -> ValueView? {
         var zeros = 0
         for b in key.bytes where b == 0 { zeros += 1 }
         let escapedCount = key.bytes.count + zeros
         if escapedCount == 0 || escapedCount > Key.maxEncodedLength { try key.validate() }
         let prefixCount = 4 + escapedCount + 2
-        return try withUnsafeTemporaryAllocation(byteCount: prefixCount + 16, alignment: 8) { buf in
+        return try withUnsafeTemporaryAllocation(byteCount: prefixCount + 16, alignment: 8) { (buf) throws -> ValueView? in
             let p = key.partition
             buf.storeBytes(of: p.bigEndian, toByteOffset: 0, as: UInt32.self)
             if zeros == 0 {
@@ -129,11 +136,11 @@ public struct Snapshot: ~Copyable {
             buf[prefixCount - 2] = 0; buf[prefixCount - 1] = 0
             let keyPart = UnsafeRawBufferPointer(rebasing: buf[0..<prefixCount])
             guard let e = try Self.asOf(cursor, keyPart: keyPart, probe: buf, validTime: v, tx: txID) else { return nil }
-            let tag = ValueTag(rawValue: e.value.first ?? ValueTag.tombstone.rawValue)
+            guard let first = e.value.first else { throw LLMDBError(.corrupted, "a stored value is empty (no type tag)") }
+            let tag = ValueTag(rawValue: first)
             if tag == .tombstone { return nil }
-            guard !e.value.isEmpty else { throw LLMDBError(.corrupted, "a stored value is empty (no type tag)") }
             let (vf, t) = EntryKey.times(e.key)
-            return try body(ValueView(payload: UnsafeRawBufferPointer(rebasing: e.value[1...]), tag: tag, validFrom: vf, txID: t))
+            return ValueView(payload: UnsafeRawBufferPointer(rebasing: e.value[1...]), tag: tag, validFrom: vf, txID: t)
         }
     }
 
