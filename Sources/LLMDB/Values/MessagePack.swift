@@ -9,7 +9,8 @@
 ///
 /// Decoding: integers that fit in `Int64` become `.int`, larger ones `.uint`; float32
 /// becomes `.double`; bin and ext (any type code, including timestamps) become `.binary`
-/// of the payload; map keys that are not strings become their compact JSON text.
+/// of the payload; map keys that are not strings become their compact JSON text (and,
+/// to keep that linear in the input size, may not themselves contain non-string keys).
 /// Every length is checked against the remaining bytes before anything is allocated.
 package enum MessagePack {
     /// Maximum nesting depth of arrays and maps; deeper input is an error.
@@ -87,7 +88,7 @@ package enum MessagePack {
     /// Decodes exactly one MessagePack object that fills all of `bytes`.
     package static func decode(_ bytes: UnsafeRawBufferPointer) throws(CodecError) -> JSONValue {
         var reader = MessagePackReader(bytes)
-        let value = try reader.decodeValue(depth: 0)
+        let value = try reader.decodeValue(depth: 0, inKey: false)
         try reader.finish()
         return value
     }
@@ -103,7 +104,7 @@ package enum MessagePack {
     /// or allocating. Accepts and rejects exactly what `decode` does, with the same errors.
     package static func validate(_ bytes: UnsafeRawBufferPointer) throws(CodecError) {
         var reader = MessagePackReader(bytes)
-        try reader.skipValue(depth: 0)
+        try reader.skipValue(depth: 0, inKey: false)
         try reader.finish()
     }
 
@@ -182,7 +183,9 @@ private struct MessagePackReader {
         if i < end { throw CodecError("trailing bytes after MessagePack object", at: i) }
     }
 
-    mutating func decodeValue(depth: Int) throws(CodecError) -> JSONValue {
+    /// Decodes the value at `i`. `depth` is the number of enclosing containers; `inKey`
+    /// whether the value is (part of) a map key that is not a string.
+    mutating func decodeValue(depth: Int, inKey: Bool) throws(CodecError) -> JSONValue {
         switch try readItem(depth: depth) {
         case .scalar(let value):
             return value
@@ -193,31 +196,52 @@ private struct MessagePackReader {
         case .array(let count):
             var elements: [JSONValue] = []
             elements.reserveCapacity(count)
-            for _ in 0..<count { elements.append(try decodeValue(depth: depth + 1)) }
+            for _ in 0..<count { elements.append(try decodeValue(depth: depth + 1, inKey: inKey)) }
             return .array(elements)
         case .map(let count):
             var members: [JSONMember] = []
             members.reserveCapacity(count)
             for _ in 0..<count {
+                let nonStringKey = try checkKey(inKey: inKey)
                 let key: String
-                switch try decodeValue(depth: depth + 1) {
+                switch try decodeValue(depth: depth + 1, inKey: inKey || nonStringKey) {
                 case .string(let s): key = s
                 case let other: key = String(decoding: JSON.serialize(other), as: UTF8.self)
                 }
-                members.append(JSONMember(key, try decodeValue(depth: depth + 1)))
+                members.append(JSONMember(key, try decodeValue(depth: depth + 1, inKey: inKey)))
             }
             return .object(members)
         }
     }
 
-    mutating func skipValue(depth: Int) throws(CodecError) {
+    /// `decodeValue` without building anything.
+    mutating func skipValue(depth: Int, inKey: Bool) throws(CodecError) {
         switch try readItem(depth: depth) {
         case .scalar, .string, .binary:
             return
         case .array(let count):
-            for _ in 0..<count { try skipValue(depth: depth + 1) }
+            for _ in 0..<count { try skipValue(depth: depth + 1, inKey: inKey) }
         case .map(let count):
-            for _ in 0..<(2 * count) { try skipValue(depth: depth + 1) }
+            for _ in 0..<count {
+                let nonStringKey = try checkKey(inKey: inKey)
+                try skipValue(depth: depth + 1, inKey: inKey || nonStringKey)
+                try skipValue(depth: depth + 1, inKey: inKey)
+            }
+        }
+    }
+
+    /// Whether the map key at `i` is not a string. A non-string key becomes its JSON text;
+    /// if such a key could itself contain non-string keys, each level would escape the
+    /// level below again and a ~1 KB input could demand 2^500 bytes, so inside a
+    /// non-string key every map key must be a string.
+    mutating func checkKey(inKey: Bool) throws(CodecError) -> Bool {
+        guard i < end else { return false }  // readItem reports the end of input
+        switch buf[i] {
+        case 0xA0...0xBF, 0xD9, 0xDA, 0xDB:
+            return false
+        default:
+            if inKey { throw CodecError("non-string map key inside a non-string map key", at: i) }
+            return true
         }
     }
 
