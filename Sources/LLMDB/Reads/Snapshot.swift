@@ -250,6 +250,7 @@ public struct Snapshot: ~Copyable {
     /// The facts of every key starting with `prefix`, as of this snapshot (copies).
     public func scan(prefix: Key, limit: Int = .max) throws -> [Fact] {
         var out: [Fact] = []
+        guard limit > 0 else { return out }
         var times: [TxID: Instant] = [:]
         try scan(prefix: prefix) { row in
             let view = row.value
