@@ -145,10 +145,15 @@ struct ReferenceModel {
     static func inEffect(_ entries: [Entry], at t: Int64) -> Entry? {
         var best: Entry?
         for e in entries where e.validFrom <= t {
-            if let b = best, (b.validFrom, b.tx) >= (e.validFrom, e.tx) { continue }
+            if let b = best, !precedes(b, e) { continue }
             best = e
         }
         return best
+    }
+
+    /// Order by (validFrom, tx).
+    static func precedes(_ a: Entry, _ b: Entry) -> Bool {
+        a.validFrom != b.validFrom ? a.validFrom < b.validFrom : a.tx < b.tx
     }
 
     /// Rule 5: the same (validFrom, tx) written again replaces the old entry.
@@ -207,7 +212,7 @@ struct ReferenceModel {
     func get(_ key: KeyBytes, validAt v: Int64, tx t: UInt64) -> Row? {
         var best: Entry?
         for e in store[key] ?? [] where e.validFrom <= v && e.tx <= t {
-            if let b = best, (b.validFrom, b.tx) >= (e.validFrom, e.tx) { continue }
+            if let b = best, !Self.precedes(b, e) { continue }
             best = e
         }
         guard let best, let value = best.value else { return nil }
@@ -231,7 +236,7 @@ struct ReferenceModel {
                 txID: e.tx, txTime: txTime(of: e.tx))
         }
         if withCorrections {
-            return visible.sorted { ($0.validFrom, $0.tx) < ($1.validFrom, $1.tx) }.map(row)
+            return visible.sorted(by: Self.precedes).map(row)
         }
         return starts.map { row(latest[$0]!) }
     }
@@ -278,6 +283,8 @@ struct ReferenceModel {
     static func show(_ t: Int64) -> String { t == endOfTime ? "inf" : String(t) }
 
     static func show(_ key: KeyBytes) -> String {
-        key.map { b in (0x21...0x7e).contains(b) ? String(UnicodeScalar(b)) : "\\x\(String(b, radix: 16))" }.joined()
+        key.map { b in
+            (0x21...0x7e).contains(b) ? String(UnicodeScalar(b)) : "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16)
+        }.joined()
     }
 }
