@@ -129,6 +129,33 @@ extension Database {
         }
     }
 
+    #if LLMDB_INTERNAL_CHECKS
+    /// Stops the process if the file breaks an invariant: entry keys strictly increasing and
+    /// decodable (so (key, valid_from, tx) is unique), known value tags, a gap-free log with
+    /// increasing times, an index that matches it. Built only with `-D LLMDB_INTERNAL_CHECKS`
+    /// (`scripts/test.sh` runs the semantic suites that way); the writer calls it after every
+    /// group commit.
+    func _checkInvariants() {
+        do {
+            let report = try verify()
+            precondition(report.ok, "LLMDB invariant broken: \(report.problems)")
+            try read { s in
+                let c = try s.tx.cursor(facts)
+                var previous: [UInt8]? = nil
+                var e = try c.first()
+                while let cur = e {
+                    let key = Array(cur.key)
+                    if let previous { precondition(previous.lexicographicallyPrecedes(key), "LLMDB invariant broken: entry keys out of order") }
+                    previous = key
+                    e = try c.next()
+                }
+            }
+        } catch {
+            preconditionFailure("LLMDB invariant check failed: \(error)")
+        }
+    }
+    #endif
+
     /// A hot, compacting copy of the database into a new file at `destination` (which must
     /// not exist). Writers go on meanwhile; the copy is the state of one snapshot.
     public func backup(to destination: String) throws {

@@ -175,9 +175,10 @@ private func tableStat(_ txn: OpaquePointer, _ table: Table) throws(LMDBError) -
     /// One entry under the cursor.
     public typealias Entry = (key: BorrowedBytes, value: BorrowedBytes)
 
+    /// Moves by `op`; with `key`, seeks (`MDB_SET_RANGE`, `MDB_SET_KEY`) from it.
     @inline(__always)
-    private func move(_ op: MDB_cursor_op) throws(LMDBError) -> Entry? {
-        var k = unsafe MDB_val()
+    private func move(_ op: MDB_cursor_op, from key: UnsafeRawBufferPointer? = nil) throws(LMDBError) -> Entry? {
+        var k = unsafe key.map { unsafe MDB_val(mv_size: $0.count, mv_data: UnsafeMutableRawPointer(mutating: $0.baseAddress)) } ?? MDB_val()
         var v = unsafe MDB_val()
         let rc = unsafe mdb_cursor_get(cursor, &k, &v, op)
         if rc == MDB_NOTFOUND { return nil }
@@ -187,24 +188,12 @@ private func tableStat(_ txn: OpaquePointer, _ table: Table) throws(LMDBError) -
 
     /// Moves to the first entry whose key is ≥ `key`.
     public func seek(atLeast key: UnsafeRawBufferPointer) throws(LMDBError) -> Entry? {
-        var v = unsafe MDB_val()
-        return unsafe try withVal(key) { (k: inout MDB_val) throws(LMDBError) -> Entry? in
-            let rc = unsafe mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
-            if rc == MDB_NOTFOUND { return nil }
-            try check(rc, "mdb_cursor_get")
-            return unsafe (borrowed(k), borrowed(v))
-        }
+        unsafe try move(MDB_SET_RANGE, from: key)
     }
 
     /// Moves to the entry with exactly `key`.
     public func seek(exactly key: UnsafeRawBufferPointer) throws(LMDBError) -> Entry? {
-        var v = unsafe MDB_val()
-        return unsafe try withVal(key) { (k: inout MDB_val) throws(LMDBError) -> Entry? in
-            let rc = unsafe mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY)
-            if rc == MDB_NOTFOUND { return nil }
-            try check(rc, "mdb_cursor_get")
-            return unsafe (borrowed(k), borrowed(v))
-        }
+        unsafe try move(MDB_SET_KEY, from: key)
     }
 
     public func first() throws(LMDBError) -> Entry? { unsafe try move(MDB_FIRST) }

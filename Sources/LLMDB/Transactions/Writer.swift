@@ -111,6 +111,9 @@ final class Writer: @unchecked Sendable {
                 batches.add(1, ordering: .relaxed)
                 batchedJobs.add(jobs.count, ordering: .relaxed)
                 commitGroup(jobs, env: env, tables: tables, clock: clock)
+                #if LLMDB_INTERNAL_CHECKS
+                db?._checkInvariants()
+                #endif
             }
         }
     }
