@@ -33,7 +33,7 @@ struct Status: ParsableCommand {
         let s = try database.stats()
         if db.json { printJSON(statsJSON(s)); return }
         print("LLMDB database \(s.path): \(s.transactions) transactions, \(s.entries) entries, last tx \(s.lastTxID)\(s.lastTxTime.map { " at \($0)" } ?? "").")
-        print("Try:  llmdb put greeting '\"hello\"'   llmdb get greeting   llmdb history greeting   llmdb --help")
+        print("Try (with .build/release/llmdb, or scripts/run.sh):  llmdb put greeting '\"hello\"'   llmdb get greeting   llmdb history greeting   llmdb --help")
     }
 }
 
@@ -64,9 +64,9 @@ struct Put: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Put a value for a key (a new transaction).")
     @OptionGroup var db: DatabaseOptions
     @OptionGroup var key: KeyOptions
-    @Argument(help: "The key.") var name: String
+    @Argument(help: ArgumentHelp("The key.", valueName: "key")) var name: String
     @Argument(help: "The value (JSON unless --type says otherwise).") var value: String
-    @Option(help: ArgumentHelp("json (default), raw or msgpack (given as JSON, stored as MessagePack).", valueName: "type"))
+    @Option(help: ArgumentHelp("json, raw or msgpack (given as JSON, stored as MessagePack).", valueName: "type"))
     var type: String = "json"
     @OptionGroup var range: TimeRangeOptions
 
@@ -88,7 +88,7 @@ struct Delete: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Retract a key (writes a tombstone; history keeps it).")
     @OptionGroup var db: DatabaseOptions
     @OptionGroup var key: KeyOptions
-    @Argument(help: "The key.") var name: String
+    @Argument(help: ArgumentHelp("The key.", valueName: "key")) var name: String
     @OptionGroup var range: TimeRangeOptions
 
     func run() throws {
@@ -112,7 +112,7 @@ struct Erase: ParsableCommand {
             """)
     @OptionGroup var db: DatabaseOptions
     @OptionGroup var key: KeyOptions
-    @Argument(help: "The key.") var name: String
+    @Argument(help: ArgumentHelp("The key.", valueName: "key")) var name: String
     @Flag(help: "Do not compact after erasing (the erased bytes stay in free pages until `llmdb compact`).")
     var noCompact = false
 
@@ -176,7 +176,7 @@ struct Get: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Read a key's value as of a valid time and a transaction.")
     @OptionGroup var db: DatabaseOptions
     @OptionGroup var key: KeyOptions
-    @Argument(help: "The key.") var name: String
+    @Argument(help: ArgumentHelp("The key.", valueName: "key")) var name: String
     @Option(help: ArgumentHelp("Valid time to read at (default: now).", valueName: "T")) var validAt: String?
     @OptionGroup var asOf: AsOfOptions
 
@@ -207,7 +207,7 @@ struct History: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a key's entries by valid time, as known at a transaction.")
     @OptionGroup var db: DatabaseOptions
     @OptionGroup var key: KeyOptions
-    @Argument(help: "The key.") var name: String
+    @Argument(help: ArgumentHelp("The key.", valueName: "key")) var name: String
     @OptionGroup var asOf: AsOfOptions
     @Flag(help: "Show every entry, including those later corrected.") var withCorrections = false
 
@@ -227,7 +227,7 @@ struct Timeline: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a key's value over valid time, merged into runs, within a window.")
     @OptionGroup var db: DatabaseOptions
     @OptionGroup var key: KeyOptions
-    @Argument(help: "The key.") var name: String
+    @Argument(help: ArgumentHelp("The key.", valueName: "key")) var name: String
     @Option(help: ArgumentHelp("Window start: runs with start < TO and end > FROM (needs --to).", valueName: "T")) var from: String?
     @Option(help: ArgumentHelp("Window end, exclusive (needs --from).", valueName: "T")) var to: String?
     @Option(parsing: .upToNextOption, help: ArgumentHelp("A closed window: runs with start ≤ B and end > A.", valueName: "A B"))

@@ -22,7 +22,7 @@ struct DatabaseOptions: ParsableArguments {
     @Flag(name: .customLong("json"), help: "Print machine-readable JSON.")
     var json = false
 
-    @Option(help: ArgumentHelp("When a commit is durable: full (default), meta or none.", valueName: "mode"))
+    @Option(help: ArgumentHelp("When a commit is durable: full, meta or none.", valueName: "mode"))
     var sync: String = "full"
 
     @Option(help: ArgumentHelp("The largest the file's map may grow to, in MiB.", valueName: "MiB"))

@@ -20,10 +20,13 @@ struct Output {
 
 /// Runs `llmdb` with `args` (and `stdin`) to completion.
 @discardableResult
-func llmdb(_ args: [String], stdin: String? = nil) throws -> Output {
+func llmdb(_ args: [String], stdin: String? = nil, environment: [String: String]? = nil) throws -> Output {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: llmdbBinary)
     p.arguments = args
+    if let environment {
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     let out = Pipe(), err = Pipe(), inp = Pipe()
     p.standardOutput = out
     p.standardError = err
