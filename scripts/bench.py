@@ -14,6 +14,7 @@ It builds nothing: use `make baselines` / `make bench`.
 """
 
 import argparse
+import statistics
 import datetime
 import json
 import os
@@ -117,6 +118,19 @@ def run_system(key, name, binary, workloads, wl_arg, scale, tmp_root):
     return results, status
 
 
+def median_results(runs):
+    """Per workload, the median ns_per_op and ops_per_sec over the runs that produced it."""
+    out = {}
+    for wl in {w for run in runs for w in run}:
+        recs = [run[wl] for run in runs if wl in run]
+        rec = dict(recs[0])
+        for field in ("ns_per_op", "ops_per_sec", "seconds"):
+            rec[field] = statistics.median(r[field] for r in recs)
+        rec["rounds"] = [r["ns_per_op"] for r in recs]
+        out[wl] = rec
+    return out
+
+
 def fmt_value(wl, rec):
     if rec is None:
         return "—"
@@ -179,7 +193,7 @@ def build_report(args, workloads, results, status, info):
     L = []
     L.append("# LLMDB benchmark")
     L.append("")
-    L.append(f"scale {args.scale:g}; each program run once with `--workload {','.join(workloads) if args.only else 'all'}`, "
+    L.append(f"scale {args.scale:g}; each program run once per round with `--workload {','.join(workloads) if args.only else 'all'}`, "
              "in this order: " + ", ".join(name for _, name, _ in SYSTEMS) + ".")
     L.append("")
     L.extend(info)
@@ -261,6 +275,9 @@ def main():
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every N (default 1.0)")
     ap.add_argument("--out", help="also write the report to this markdown file")
     ap.add_argument("--only", help="comma-separated workloads (default: all)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="run the three programs this many times, in turn, and report each cell's median "
+                         "(the machines are shared and noisy; default 3)")
     ap.add_argument("--tmpdir", help="parent of the per-program scratch dirs (default: system temp dir; "
                     "must be a real disk for durable commits to mean anything)")
     args = ap.parse_args()
@@ -279,12 +296,23 @@ def main():
     wl_arg = ",".join(workloads) if args.only else "all"
     tmp_root = tempfile.mkdtemp(prefix="llmdb-bench-", dir=args.tmpdir)
     info = machine_info(tmp_root)
-    results, status = {}, {}
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
+    rounds = {key: [] for key, _, _ in SYSTEMS}
+    status = {}
     try:
-        for key, name, binary in SYSTEMS:
-            results[key], status[key] = run_system(key, name, binary, workloads, wl_arg, args.scale, tmp_root)
+        for r in range(args.rounds):
+            log(f"bench.py: round {r + 1} of {args.rounds}")
+            for key, name, binary in SYSTEMS:
+                res, st = run_system(key, name, binary, workloads, wl_arg, args.scale, tmp_root)
+                if st == "ok":
+                    rounds[key].append(res)
+                status[key] = st if status.get(key, "ok") == "ok" else status[key]
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
+    results = {key: median_results(rounds[key]) for key in rounds}
+    info.append(f"- rounds: {args.rounds} (each cell is the median over the rounds; a round runs LLMDB, raw LMDB "
+                "and SQLite once each, in turn)")
 
     report = build_report(args, workloads, results, status, info)
     print(report)

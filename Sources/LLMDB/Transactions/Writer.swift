@@ -3,6 +3,10 @@ import Foundation
 import LLMDBStorage
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The single writer: a thread that owns every LMDB write transaction (LMDB ties a write
 /// transaction to its thread) and commits queued jobs in groups.
 ///
@@ -91,10 +95,30 @@ final class Writer: @unchecked Sendable {
         return try job.result!.get()
     }
 
+    /// The size and duration of the last group, for the gather window.
+    private var lastGroupSize = 0
+    private var lastCommitMicroseconds: Int64 = 0
+
+    /// The gather window (like PostgreSQL's `commit_delay`): when the last group held
+    /// several writers, those writers are about to come back with their next write, and a
+    /// group started at once would hold only the first of them. So wait until as many jobs
+    /// are queued as the last group held, or a quarter of the last commit's duration has
+    /// passed (at most 200 µs), whichever comes first. A lone writer never waits.
+    private func gather() {
+        guard lastGroupSize > 1 else { return }
+        let window = min(lastCommitMicroseconds / 4, 200)
+        guard window > 0 else { return }
+        let deadline = monotonicMicroseconds() + window
+        while queue.withLock({ $0.jobs.count < lastGroupSize && !$0.stopped }) && monotonicMicroseconds() < deadline {
+            sched_yield()
+        }
+    }
+
     private func run(env: Environment, tables: Tables, clock: any TransactionClock) {
         while true {
             wake.wait()
             while true {
+                gather()
                 let (jobs, stopped) = queue.withLock { q -> ([Job], Bool) in
                     let n = min(q.jobs.count, Self.maxGroup)
                     let taken = Array(q.jobs.prefix(n))
@@ -110,7 +134,10 @@ final class Writer: @unchecked Sendable {
                 }
                 batches.add(1, ordering: .relaxed)
                 batchedJobs.add(jobs.count, ordering: .relaxed)
+                let started = monotonicMicroseconds()
                 commitGroup(jobs, env: env, tables: tables, clock: clock)
+                lastGroupSize = jobs.count
+                lastCommitMicroseconds = monotonicMicroseconds() - started
                 #if LLMDB_INTERNAL_CHECKS
                 db?._checkInvariants()
                 #endif
@@ -209,4 +236,10 @@ struct Tables: Sendable {
     let facts: Table
     let txlog: Table
     let txtime: Table
+}
+
+func monotonicMicroseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
 }
