@@ -101,11 +101,14 @@ public struct Snapshot: ~Copyable {
 
     /// Runs `body` with the value of `key` as of this snapshot, borrowed from the map (no
     /// copy). Returns nil, without calling `body`, when the key is absent or retracted.
+    @inlinable
     public func withValue<R>(_ key: Key, _ body: (ValueView) throws -> R) throws -> R? {
-        try withValue(key, validAt: validTime, body)
+        guard let view = try lookup(key, validAt: validTime) else { return nil }
+        return try body(view)
     }
 
     /// As ``withValue(_:_:)``, at another valid time within the same snapshot.
+    @inlinable
     public func withValue<R>(_ key: Key, validAt v: Instant, _ body: (ValueView) throws -> R) throws -> R? {
         guard let view = try lookup(key, validAt: v) else { return nil }
         return try body(view)
@@ -113,6 +116,7 @@ public struct Snapshot: ~Copyable {
 
     /// The as-of lookup of one key, not generic so that it is compiled once, specialized,
     /// with no allocation. The view borrows from the map: valid while the snapshot is.
+    @usableFromInline
     func lookup(_ key: Key, validAt v: Instant) throws -> ValueView? {
         var zeros = 0
         for b in key.bytes where b == 0 { zeros += 1 }
