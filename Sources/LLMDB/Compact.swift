@@ -1,4 +1,5 @@
-import LLMDBStorage
+@_spi(Testing) import LLMDBStorage
+import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -25,9 +26,14 @@ extension Database {
     /// syncs it and renames it over the original.
     @discardableResult
     public static func compact(path: String) throws(LLMDBError) -> CompactionResult {
+        // No Database of this process may open the file while it is compacted (fcntl locks
+        // do not separate one process's descriptors): the gate serializes with init.
+        compactionGate.lock()
+        defer { compactionGate.unlock() }
         var st = stat()
         guard stat(path, &st) == 0 else { throw LLMDBError(.invalidArgument, "no database at \(path)") }
         let before = Int(st.st_size)
+        let mode = st.st_mode & 0o7777
         if let id = fileID(path), openFiles.withLock({ $0[id] != nil }) {
             throw LLMDBError(.invalidArgument, "\(path) is open in this process; release every Database of it before compacting")
         }
@@ -35,37 +41,48 @@ extension Database {
         let lockFD = Glibc.open(lockPath, O_RDWR | O_CREAT, 0o644)
         guard lockFD >= 0 else { throw LLMDBError(.readOnly, "cannot open \(lockPath): \(String(cString: strerror(errno)))") }
         defer { _ = Glibc.close(lockFD) }
-        func lockExclusively() -> Bool {
-            var fl = flock()
-            fl.l_type = Int16(F_WRLCK)
-            fl.l_whence = Int16(SEEK_SET)
-            fl.l_start = 0
-            fl.l_len = 1
-            return fcntl(lockFD, F_SETLK, &fl) == 0
+        var fl = flock()
+        fl.l_type = Int16(F_WRLCK)
+        fl.l_whence = Int16(SEEK_SET)
+        fl.l_start = 0
+        fl.l_len = 1
+        guard fcntl(lockFD, F_SETLK, &fl) == 0 else {
+            throw LLMDBError(.invalidArgument, "\(path) is open in another process; compaction needs it closed everywhere")
         }
-        let busy = LLMDBError(.invalidArgument, "\(path) is open in another process; compaction needs it closed everywhere")
-        guard lockExclusively() else { throw busy }
-        // Open it ourselves (this validates the format), and write the compacted copy.
+        // We hold LMDB's lock exclusively until the rename. Open the environment without the
+        // lock file (MDB_NOLOCK) so that LMDB's own locking cannot replace our lock.
+        _ = try precheck(path: path, options: Options())
         let tmp = path + ".compact-\(getpid())"
         unlink(tmp)
         do {
-            var o = Options()
+            var o = Environment.Options()
             o.readOnly = true
-            let db = try Database(path: path, options: o)
-            do { try db.env.copy(to: tmp, compact: true) } catch {
+            o.noLock = true
+            let env: Environment
+            do { env = try Environment(path: path, options: o) } catch {
+                throw LLMDBError.storage(error, "cannot open \(path) for compaction")
+            }
+            let tables: [String: Table]
+            do { tables = try env.openTables(["meta"], create: false) } catch {
+                throw LLMDBError.storage(error, "cannot open \(path) for compaction")
+            }
+            guard let meta = tables["meta"] else {
+                throw LLMDBError(.notADatabase, "\(path) is an LMDB file but not an LLMDB database (no meta table)")
+            }
+            try checkFormat(env: env, meta: meta, path: path, fresh: false)
+            do { try env.copy(to: tmp, compact: true) } catch {
                 unlink(tmp)
                 throw LLMDBError.storage(error, "compaction of \(path) failed")
             }
         }
-        // Closing our environment released our fcntl locks (POSIX drops all of a process's
-        // locks on a file when any descriptor of it closes): take the lock again, and give up
-        // if someone opened the file meanwhile.
-        guard lockExclusively() else {
-            unlink(tmp)
-            throw busy
-        }
+        // The copy gets the original's permissions (mdb_env_copy2 creates it 0666 & ~umask).
         let fd = Glibc.open(tmp, O_RDONLY)
-        if fd >= 0 { fsync(fd); _ = Glibc.close(fd) }
+        if fd >= 0 {
+            _ = fchmod(fd, mode)
+            _ = fchown(fd, st.st_uid, st.st_gid)
+            fsync(fd)
+            _ = Glibc.close(fd)
+        }
         guard rename(tmp, path) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(tmp)

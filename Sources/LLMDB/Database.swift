@@ -1,4 +1,5 @@
 @_spi(Testing) public import LLMDBStorage
+import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -55,6 +56,8 @@ public final class Database: Sendable {
     }
 
     init(path: String, options: Options) throws(LLMDBError) {
+        Self.compactionGate.lock()
+        defer { Self.compactionGate.unlock() }
         self.path = path
         self.options = options
         self.clock = options.clock
@@ -109,6 +112,9 @@ public final class Database: Sendable {
     /// must not replace a file under an open environment of its own process (fcntl locks do
     /// not guard against that).
     static let openFiles = Mutex<[FileID: Int]>([:])
+    /// Held by compaction for its whole run and by every open: an open waits for a
+    /// compaction of this process to finish.
+    static let compactionGate = NSLock()
     struct FileID: Hashable, Sendable { let device: UInt64; let inode: UInt64 }
     private let fileID: FileID?
 
@@ -119,7 +125,7 @@ public final class Database: Sendable {
     }
 
     /// Refuses files that LMDB would misread or overwrite. Returns whether the file exists.
-    private static func precheck(path: String, options: Options) throws(LLMDBError) -> Bool {
+    static func precheck(path: String, options: Options) throws(LLMDBError) -> Bool {
         var st = stat()
         if stat(path, &st) != 0 {
             if options.readOnly || !options.create {
@@ -146,14 +152,24 @@ public final class Database: Sendable {
         return true
     }
 
-    private static func checkFormat(env: Environment, meta: Table, path: String, fresh: Bool) throws(LLMDBError) {
+    static func checkFormat(env: Environment, meta: Table, path: String, fresh: Bool) throws(LLMDBError) {
         var record: [UInt8]? = nil
         do {
             record = try env.read { tx in try tx.get(meta, formatKey.withUnsafeBytes { $0 }).map { Array($0) } }
         } catch {
             throw LLMDBError(.storage, "cannot read the format record of \(path): \(error)")
         }
-        if record == nil && fresh {
+        // A crash between creating the tables and writing the format record leaves a file
+        // with empty LLMDB tables and no record: finish its creation.
+        var unfinished = false
+        if record == nil && !fresh && !env.options.readOnly {
+            unfinished = (try? env.read { tx -> Bool in
+                let names = try env.openTables(Database.tableNames, create: false)
+                guard names.count == Database.tableNames.count else { return false }
+                return try names.values.allSatisfy { try tx.stat($0).entries == 0 }
+            }) ?? false
+        }
+        if record == nil && (fresh || unfinished) {
             var value = formatMagic
             EntryKey.appendU32(formatVersion, to: &value)
             do {

@@ -32,12 +32,13 @@ struct DatabaseOptions: ParsableArguments {
         guard let mode = SyncPolicy(rawValue: sync) else {
             throw CLIError("--sync must be full, meta or none, not '\(sync)'")
         }
-        guard maxMapSize > 0 else { throw CLIError("--max-map-size must be positive") }
+        let (bytes, overflow) = maxMapSize.multipliedReportingOverflow(by: 1 << 20)
+        guard maxMapSize > 0, !overflow else { throw CLIError("--max-map-size must be from 1 to \(Int.max >> 20) MiB") }
         var o = Database.Options()
         o.sync = mode
         o.readOnly = readOnly
         o.create = create
-        o.maxMapSize = maxMapSize << 20
+        o.maxMapSize = bytes
         o.mapSize = min(o.mapSize, o.maxMapSize)
         let result = Result { () throws(LLMDBError) -> Database in try Database.open(path: path, options: o) }
         if case .failure(let error) = result, error.code == .invalidArgument, !create {

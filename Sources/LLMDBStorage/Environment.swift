@@ -61,6 +61,9 @@ public struct Table: Hashable, Sendable {
         public var maxReaders: UInt32 = 512
         public var readOnly: Bool = false
         public var sync: SyncMode = .full
+        /// Open without LMDB's lock file (`MDB_NOLOCK`): only for a caller that already holds
+        /// the lock file's lock exclusively (offline compaction), together with `readOnly`.
+        public var noLock: Bool = false
         public init() {}
     }
 
@@ -82,6 +85,7 @@ public struct Table: Hashable, Sendable {
             unsafe try check(mdb_env_set_mapsize(env, options.mapSize), "mdb_env_set_mapsize")
             var flags = UInt32(MDB_NOSUBDIR | MDB_NOTLS) | options.sync.flags
             if options.readOnly { flags |= UInt32(MDB_RDONLY) }
+            if options.noLock { flags |= UInt32(MDB_NOLOCK) }
             try check(unsafe mdb_env_open(env, path, flags, 0o644), "mdb_env_open")
         } catch {
             unsafe mdb_env_close(env)
@@ -121,10 +125,19 @@ public struct Table: Hashable, Sendable {
         return unsafe (info.me_mapsize, info.me_last_pgno, info.me_last_txnid, Int(info.me_maxreaders), Int(info.me_numreaders))
     }
 
-    /// Doubles the map size, up to `maxMapSize`. Returns false when the map is already at its limit.
-    /// Waits for this process's read transactions to finish. Call it with no write transaction open.
+    /// Doubles the map size, up to `maxMapSize`. Returns false when the map is already at its
+    /// limit, or when this process's read transactions did not all end within 5 seconds (so
+    /// that a read scope waiting on a write cannot hang the writer). Call it with no write
+    /// transaction open.
     public func grow() throws(LMDBError) -> Bool {
-        unsafe pthread_rwlock_wrlock(resizeLock)
+        // Wait for this process's read transactions to end, but not forever: a read scope
+        // that waits for a write (or an endless stream of readers) must not hang the writer.
+        var waited = 0
+        while unsafe pthread_rwlock_trywrlock(resizeLock) != 0 {
+            if waited >= 5_000_000 { return false }
+            usleep(200)
+            waited += 200
+        }
         defer { unsafe pthread_rwlock_unlock(resizeLock) }
         let current = mapSize
         guard current < options.maxMapSize else { return false }
@@ -205,6 +218,10 @@ public struct Table: Hashable, Sendable {
     /// A hot copy of the environment into a new file at `path`; with `compact`, free pages
     /// are left out and the copy is renumbered. Runs in a read transaction: writers go on.
     public func copy(to path: String, compact: Bool) throws(LMDBError) {
+        // mdb_env_copy2 reads through its own read transaction: keep the map from being
+        // resized under it, as read scopes do.
+        unsafe pthread_rwlock_rdlock(resizeLock)
+        defer { unsafe pthread_rwlock_unlock(resizeLock) }
         try check(unsafe mdb_env_copy2(env, path, compact ? UInt32(MDB_CP_COMPACT) : 0), "mdb_env_copy2")
     }
 

@@ -277,3 +277,15 @@ import Testing
         #expect(e.stderr.contains("remain"))
     }
 }
+
+@Suite struct CLIOptionTests {
+    @Test func anOverflowingMaxMapSizeIsRefused() throws {
+        let d = TempDir()
+        for bad in ["17592186044416", "0", "-1"] {
+            let r = try llmdb(["put", "k", "1", "--max-map-size", bad, "--db", d.db])
+            #expect(r.status != 0, "\(bad)")
+            #expect(r.stderr.contains("--max-map-size"), "\(bad): \(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: d.db))
+    }
+}

@@ -271,3 +271,66 @@ import Testing
         #expect(try after.transactions().last?.entriesErased == 2)
     }
 }
+
+@Suite struct ReviewRegressionTests {
+    @Test func transactionTimeExhaustionIsRefusedNotWrapped() throws {
+        let tmp = try TempDatabase(start: 1_000)
+        try tmp.db.write(txTime: Instant(microseconds: .max - 1)) { try $0.put("a", .raw("1"), validFrom: t(0)) }
+        let before = try tmp.db.fingerprint()
+        let e = #expect(throws: LLMDBError.self) { try tmp.db.write { try $0.put("a", .raw("2"), validFrom: t(0)) } }
+        #expect(e?.code == .transactionTimeNotIncreasing)
+        #expect(try tmp.db.fingerprint() == before)
+        #expect(try tmp.db.verify().ok)
+    }
+
+    @Test func aWriteInsideAReadScopeThatNeedsGrowthFailsInsteadOfHanging() throws {
+        let tmp = try TempDatabase(mapSize: 1 << 20, maxMapSize: 64 << 20)
+        let db = tmp.db
+        let big = Value.raw([UInt8](repeating: 7, count: 2 << 20))
+        let e = try db.read { _ -> LLMDBError? in
+            do { try db.write { try $0.put("big", big) }; return nil } catch let e as LLMDBError { return e }
+        }
+        #expect(e?.code == .mapFull)
+        #expect(e?.message.contains("read closure") == true)
+        // Outside a read scope the same write grows the map and succeeds.
+        try db.write { try $0.put("big", big) }
+        #expect(try db.get("big")?.value == big)
+    }
+
+    @Test func anInterruptedCreationIsFinishedOnOpen() throws {
+        let dir = NSTemporaryDirectory() + "llmdb-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // The tables exist, empty, but the format record was never written.
+        let path = dir + "/db"
+        do {
+            let env = try Environment(path: path, options: .init())
+            _ = try env.openTables(["facts", "txlog", "txtime", "meta"], create: true)
+        }
+        let db = try Database.open(path: path)
+        try db.write { try $0.put("k", .raw("v")) }
+        #expect(try db.verify().ok)
+        // Non-empty tables without a format record are not adopted.
+        let other = dir + "/other"
+        do {
+            let env = try Environment(path: other, options: .init())
+            let tables = try env.openTables(["facts", "txlog", "txtime", "meta"], create: true)
+            let tx = try env.beginWrite()
+            try [UInt8](repeating: 1, count: 30).withUnsafeBytes { k in try [UInt8](repeating: 1, count: 3).withUnsafeBytes { v in try tx.put(tables["facts"]!, k, v) } }
+            try tx.commit()
+        }
+        let e = #expect(throws: LLMDBError.self) { try Database.open(path: other) }
+        #expect(e?.code == .notADatabase)
+    }
+
+    @Test func compactionKeepsTheFilesPermissions() throws {
+        let tmp = try TempDatabase()
+        try tmp.db.write { try $0.put("k", .raw("v")) }
+        try tmp.closeForCompaction()
+        #expect(chmod(tmp.path, 0o600) == 0)
+        try Database.compact(path: tmp.path)
+        let mode = try FileManager.default.attributesOfItem(atPath: tmp.path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(try tmp.reopen().get("k")?.value == .raw("v"))
+    }
+}

@@ -73,7 +73,8 @@ final class Writer: @unchecked Sendable {
         }
         if wasRunning {
             wake.signal()
-            finished.wait()
+            // The last reference may go on the writer thread itself: it finishes by itself.
+            if Thread.current.name != "llmdb-writer" { finished.wait() }
         }
     }
 
@@ -153,18 +154,25 @@ final class Writer: @unchecked Sendable {
                 for (job, r) in zip(jobs, results) { job.finish(r) }
                 return
             case .mapFull(let error):
-                let grown: Bool
-                do { grown = try env.grow() } catch {
-                    for job in jobs { job.finish(.failure(.storage(error, "cannot grow the map"))) }
-                    return
+                var grown = false
+                if error.code == .mapFull {
+                    do { grown = try env.grow() } catch {
+                        for job in jobs { job.finish(.failure(.storage(error, "cannot grow the map"))) }
+                        return
+                    }
                 }
                 if grown { continue }
                 if jobs.count > 1 {
-                    // At the size limit: commit each job alone so that small ones still fit.
+                    // At the size limit (or the group's dirty-page limit): commit each job
+                    // alone so that small ones still fit.
                     for job in jobs { commitGroup([job], env: env, tables: tables, clock: clock) }
                     return
                 }
-                jobs[0].finish(.failure(.storage(error, "write refused")))
+                if error.code == .mapFull && env.mapSize < env.options.maxMapSize {
+                    jobs[0].finish(.failure(LLMDBError(.mapFull, "write refused: the map must grow, but read transactions of this process stayed open for 5 s (is a write waiting inside a read closure?); nothing was written", cause: error)))
+                } else {
+                    jobs[0].finish(.failure(.storage(error, "write refused")))
+                }
                 return
             }
         }
@@ -203,6 +211,10 @@ final class Writer: @unchecked Sendable {
                 txTime = explicit
             } else {
                 txTime = max(clock.now(), last.time.advanced(by: 1))
+                guard txTime < .endOfTime else {
+                    results.append(.failure(LLMDBError(.transactionTimeNotIncreasing, "transaction time is exhausted: the last transaction's time is the largest representable instant")))
+                    continue
+                }
             }
             do {
                 try txn.nested { (child: inout WriteTransaction) throws in
@@ -210,7 +222,9 @@ final class Writer: @unchecked Sendable {
                 }
                 last = (txID, txTime)
                 results.append(.success(Commit(txID: txID, txTime: txTime)))
-            } catch let error as LMDBError where error.code == .mapFull {
+            } catch let error as LMDBError where error.code == .mapFull || error.code == .transactionFull {
+                // Out of map, or out of dirty-page room shared by the group's nested
+                // transactions: grow and retry, or commit the jobs one by one.
                 txn.abort()
                 return .mapFull(error)
             } catch let error as LMDBError {
