@@ -64,3 +64,26 @@ extension Database {
         return "\(s.entries)|\(s.transactions)|\(log.map(\.txID))|\(all.map { "\($0.key)=\($0.value?.payload ?? [])@\($0.txID)" })"
     }
 }
+
+/// A seeded pseudo-random generator for property and model-based tests.
+/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and the same on every platform.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    init(state: UInt64) { self.state = state }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..<n` (n > 0; the modulo bias is irrelevant here).
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    mutating func int(_ r: ClosedRange<Int>) -> Int { r.lowerBound + below(r.count) }
+    mutating func percent(_ p: Int) -> Bool { below(100) < p }
+    mutating func chance(_ p: Int) -> Bool { percent(p) }
+    mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
+}
