@@ -383,7 +383,23 @@ struct Verify: ParsableCommand {
 }
 
 /// Runs the `llmdb` command line with the process's arguments and exits.
+///
+/// Errors are one line on stderr (`Error: …`) with a non-zero status: 64 for a usage error,
+/// 1 otherwise. `--help` and `--version` print to stdout and exit 0.
 public func runCommandLine() -> Never {
-    LLMDBCommand.main()
-    exit(0)
+    do {
+        var command = try LLMDBCommand.parseAsRoot()
+        try command.run()
+        exit(0)
+    } catch {
+        let code = LLMDBCommand.exitCode(for: error)
+        let message = LLMDBCommand.message(for: error)
+        if code == .success {
+            if !message.isEmpty { print(message) }
+            exit(0)
+        }
+        let line = message.split(separator: "\n").first.map(String.init) ?? ""
+        if !line.isEmpty { printError(line.hasPrefix("Error:") ? line : "Error: " + line) }
+        exit(code.rawValue)
+    }
 }

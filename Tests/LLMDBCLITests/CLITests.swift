@@ -281,10 +281,17 @@ import Testing
 @Suite struct CLIOptionTests {
     @Test func anOverflowingMaxMapSizeIsRefused() throws {
         let d = TempDir()
-        for bad in ["17592186044416", "0", "-1"] {
+        for bad in ["17592186044416", "0", "-1", "lots"] {
             let r = try llmdb(["put", "k", "1", "--max-map-size", bad, "--db", d.db])
             #expect(r.status != 0, "\(bad)")
-            #expect(r.stderr.contains("--max-map-size"), "\(bad): \(r.stderr)")
+            #expect(r.stderr.contains("--max-map-size") || r.stderr.contains("max-map-size"), "\(bad): \(r.stderr)")
+            #expect(r.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count == 1, "\(bad): \(r.stderr)")
+        }
+        // Usage errors are one line too.
+        for args in [["put"], ["get", "k", "--bogus"], ["frobnicate"]] {
+            let r = try llmdb(args + ["--db", d.db])
+            #expect(r.status == 64, "\(args)")
+            #expect(r.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count == 1, "\(args): \(r.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: d.db))
     }

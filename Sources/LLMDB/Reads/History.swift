@@ -59,12 +59,27 @@ extension Snapshot {
     public func transactions(in window: TimeWindow = .all, limit: Int = .max) throws -> [TransactionRecord] {
         let c = try tx.cursor(db.txlog)
         var out: [TransactionRecord] = []
-        var e = try c.first()
+        // Start at the first transaction at or after the window's lower bound (one seek in
+        // the time index), and stop past its upper bound: times increase with ids.
+        var e: Cursor.Entry?
+        if window.kind == .all {
+            e = try c.first()
+        } else {
+            var probe: [UInt8] = []
+            EntryKey.appendU64(EntryKey.timeBits(window.lower), to: &probe)
+            let t = try tx.cursor(db.txtime)
+            guard let first = try probe.withUnsafeBytes({ try t.seek(atLeast: $0) }) else { return out }
+            e = try c.seek(atLeast: first.value)
+        }
         while let cur = e, out.count < limit {
             let id = EntryKey.readU64(cur.key, at: 0)
             if id > txID { break }
             let record = try TransactionRecord.decode(txID: id, cur.value)
-            if window.matches(instant: record.txTime) { out.append(record) }
+            if window.matches(instant: record.txTime) {
+                out.append(record)
+            } else if record.txTime > window.upper {
+                break
+            }
             e = try c.next()
         }
         return out
