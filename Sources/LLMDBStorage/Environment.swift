@@ -96,6 +96,9 @@ public struct Table: Hashable, Sendable {
         self.options = options
         unsafe self.resizeLock = .allocate(capacity: 1)
         unsafe pthread_rwlock_init(resizeLock, nil)
+        // Reader slots of processes that died (e.g. killed mid-read) would otherwise stay
+        // taken until the table fills up.
+        if !options.noLock { _ = clearStaleReaders() }
     }
 
     deinit {
@@ -170,6 +173,10 @@ public struct Table: Hashable, Sendable {
             try adoptMapSize()
         }
         if rc == MDB_MAP_RESIZED {
+            rc = unsafe mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn)
+        }
+        if rc == MDB_READERS_FULL && clearStaleReaders() > 0 {
+            // Slots left by processes that died mid-read: cleared, try once more.
             rc = unsafe mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn)
         }
         try check(rc, "mdb_txn_begin")
