@@ -16,7 +16,7 @@ let package = Package(
         .executable(name: "llmdb", targets: ["llmdb"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // MARK: - L0 physical storage: the C library

@@ -5,7 +5,8 @@ import PackageDescription
 
 // A path dependency's identity is its folder's name, which depends on where the
 // repository was cloned: derive it.
-let rootIdentity = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathComponent().lastPathComponent.lowercased()
+let rootIdentity = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathComponent().lastPathComponent
+    .lowercased()
 
 let package = Package(
     name: "llmdb-benchmarks",

@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+echo "test: checking the source format (scripts/format.sh --check)" >&2
+bash scripts/format.sh --check
 echo "test: building (debug, with tests; imports checked against declared dependencies)" >&2
 swift build --build-tests --explicit-target-dependency-import-check error -Xswiftc -warnings-as-errors
 echo "test: running the test suite" >&2

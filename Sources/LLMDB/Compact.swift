@@ -1,5 +1,5 @@
-@_spi(Testing) import LLMDBStorage
 import Foundation
+@_spi(Testing) import LLMDBStorage
 import Synchronization
 
 #if canImport(Glibc)
@@ -35,11 +35,16 @@ extension Database {
         let before = Int(st.st_size)
         let mode = st.st_mode & 0o7777
         if let id = fileID(path), openFiles.withLock({ $0[id] != nil }) {
-            throw LLMDBError(.invalidArgument, "\(path) is open in this process; release every Database of it before compacting")
+            throw LLMDBError(
+                .invalidArgument,
+                "\(path) is open in this process; release every Database of it before compacting"
+            )
         }
         let lockPath = path + "-lock"
         let lockFD = Glibc.open(lockPath, O_RDWR | O_CREAT, 0o644)
-        guard lockFD >= 0 else { throw LLMDBError(.readOnly, "cannot open \(lockPath): \(String(cString: strerror(errno)))") }
+        guard lockFD >= 0 else {
+            throw LLMDBError(.readOnly, "cannot open \(lockPath): \(String(cString: strerror(errno)))")
+        }
         defer { _ = Glibc.close(lockFD) }
         var fl = flock()
         fl.l_type = Int16(F_WRLCK)
@@ -47,7 +52,10 @@ extension Database {
         fl.l_start = 0
         fl.l_len = 1
         guard fcntl(lockFD, F_SETLK, &fl) == 0 else {
-            throw LLMDBError(.invalidArgument, "\(path) is open in another process; compaction needs it closed everywhere")
+            throw LLMDBError(
+                .invalidArgument,
+                "\(path) is open in another process; compaction needs it closed everywhere"
+            )
         }
         // We hold LMDB's lock exclusively until the rename. Open the environment without the
         // lock file (MDB_NOLOCK) so that LMDB's own locking cannot replace our lock.
@@ -91,7 +99,10 @@ extension Database {
         // Make the rename durable.
         let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         let dfd = Glibc.open(dir.isEmpty ? "/" : dir, O_RDONLY)
-        if dfd >= 0 { fsync(dfd); _ = Glibc.close(dfd) }
+        if dfd >= 0 {
+            fsync(dfd)
+            _ = Glibc.close(dfd)
+        }
         let after = stat(path, &st) == 0 ? Int(st.st_size) : 0
         return CompactionResult(bytesBefore: before, bytesAfter: after)
     }

@@ -1,5 +1,5 @@
-@_spi(Testing) public import LLMDBStorage
 import Foundation
+@_spi(Testing) public import LLMDBStorage
 import Synchronization
 
 #if canImport(Glibc)
@@ -105,7 +105,12 @@ public final class Database: Sendable {
 
     deinit {
         writer.stop()
-        if let fileID { Self.openFiles.withLock { $0[fileID, default: 1] -= 1; if $0[fileID] == 0 { $0[fileID] = nil } } }
+        if let fileID {
+            Self.openFiles.withLock {
+                $0[fileID, default: 1] -= 1
+                if $0[fileID] == 0 { $0[fileID] = nil }
+            }
+        }
     }
 
     /// The data files this process has open, by (device, inode), with a count: compaction
@@ -115,7 +120,10 @@ public final class Database: Sendable {
     /// Held by compaction for its whole run and by every open: an open waits for a
     /// compaction of this process to finish.
     static let compactionGate = NSLock()
-    struct FileID: Hashable, Sendable { let device: UInt64; let inode: UInt64 }
+    struct FileID: Hashable, Sendable {
+        let device: UInt64
+        let inode: UInt64
+    }
     private let fileID: FileID?
 
     static func fileID(_ path: String) -> FileID? {
@@ -163,11 +171,12 @@ public final class Database: Sendable {
         // with empty LLMDB tables and no record: finish its creation.
         var unfinished = false
         if record == nil && !fresh && !env.options.readOnly {
-            unfinished = (try? env.read { tx -> Bool in
-                let names = try env.openTables(Database.tableNames, create: false)
-                guard names.count == Database.tableNames.count else { return false }
-                return try names.values.allSatisfy { try tx.stat($0).entries == 0 }
-            }) ?? false
+            unfinished =
+                (try? env.read { tx -> Bool in
+                    let names = try env.openTables(Database.tableNames, create: false)
+                    guard names.count == Database.tableNames.count else { return false }
+                    return try names.values.allSatisfy { try tx.stat($0).entries == 0 }
+                }) ?? false
         }
         if record == nil && (fresh || unfinished) {
             var value = formatMagic
@@ -183,12 +192,16 @@ public final class Database: Sendable {
             }
             return
         }
-        guard let record, record.count == formatMagic.count + 4, Array(record.prefix(formatMagic.count)) == formatMagic else {
+        guard let record, record.count == formatMagic.count + 4, Array(record.prefix(formatMagic.count)) == formatMagic
+        else {
             throw LLMDBError(.notADatabase, "\(path) is an LMDB file but not an LLMDB database (no format record)")
         }
         let version = record.suffix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         guard version == formatVersion else {
-            throw LLMDBError(.formatVersion, "\(path) has LLMDB format version \(version); this build reads version \(formatVersion)")
+            throw LLMDBError(
+                .formatVersion,
+                "\(path) has LLMDB format version \(version); this build reads version \(formatVersion)"
+            )
         }
     }
 

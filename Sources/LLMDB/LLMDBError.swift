@@ -95,7 +95,11 @@ public struct LLMDBError: Error, Sendable, CustomStringConvertible {
     static func storage(_ e: LMDBError, _ what: String) -> LLMDBError {
         switch e.code {
         case .mapFull:
-            LLMDBError(.mapFull, "\(what): the database reached its maximum map size (raise --max-map-size); nothing was written", cause: e)
+            LLMDBError(
+                .mapFull,
+                "\(what): the database reached its maximum map size (raise --max-map-size); nothing was written",
+                cause: e
+            )
         case .noSpace:
             LLMDBError(.diskFull, "\(what): the disk is full; nothing was written", cause: e)
         case .corrupted, .pageNotFound, .panic:

@@ -41,11 +41,21 @@ extension Database {
             var st = stat()
             let size = stat(path, &st) == 0 ? Int(st.st_size) : 0
             return DatabaseStats(
-                path: path, fileSize: size, mapSize: info.mapSize, maxMapSize: env.options.maxMapSize,
-                pageSize: env.pageSize, entries: factStat.entries, transactions: logStat.entries,
-                lastTxID: last.id, lastTxTime: last.id == 0 ? nil : last.time, readers: info.readers,
-                maxReaders: info.maxReaders, formatVersion: Database.formatVersion,
-                groupCommits: writer.batches.load(ordering: .relaxed), groupedWrites: writer.batchedJobs.load(ordering: .relaxed))
+                path: path,
+                fileSize: size,
+                mapSize: info.mapSize,
+                maxMapSize: env.options.maxMapSize,
+                pageSize: env.pageSize,
+                entries: factStat.entries,
+                transactions: logStat.entries,
+                lastTxID: last.id,
+                lastTxTime: last.id == 0 ? nil : last.time,
+                readers: info.readers,
+                maxReaders: info.maxReaders,
+                formatVersion: Database.formatVersion,
+                groupCommits: writer.batches.load(ordering: .relaxed),
+                groupedWrites: writer.batchedJobs.load(ordering: .relaxed)
+            )
         }
     }
 
@@ -64,14 +74,17 @@ extension Database {
                 report.transactions += 1
                 guard cur.key.count == 8 else {
                     report.problems.append("a transaction log key is \(cur.key.count) bytes, not 8")
-                    e = try c.next(); continue
+                    e = try c.next()
+                    continue
                 }
                 let id = EntryKey.readU64(cur.key, at: 0)
                 do {
                     let r = try TransactionRecord.decode(txID: id, cur.value)
                     if let (pid, pt) = previous {
                         if id != pid + 1 { report.problems.append("transaction ids jump from \(pid) to \(id)") }
-                        if r.txTime <= pt { report.problems.append("transaction \(id)'s time is not after transaction \(pid)'s") }
+                        if r.txTime <= pt {
+                            report.problems.append("transaction \(id)'s time is not after transaction \(pid)'s")
+                        }
                     }
                     previous = (id, r.txTime)
                     times[id] = r.txTime
@@ -91,7 +104,9 @@ extension Database {
                 } else {
                     let t = EntryKey.instant(fromBits: EntryKey.readU64(cur.key, at: 0))
                     let id = EntryKey.readU64(cur.value, at: 0)
-                    if times[id] != t { report.problems.append("the time index disagrees with the log for transaction \(id)") }
+                    if times[id] != t {
+                        report.problems.append("the time index disagrees with the log for transaction \(id)")
+                    }
                 }
                 e = try c.next()
             }
@@ -102,12 +117,18 @@ extension Database {
             c = try s.tx.cursor(facts)
             e = try c.first()
             var lastKeyPart: [UInt8] = []
-            var badTags = 0, badPayloads = 0, badKeys = 0, orphans = 0
+            var badTags = 0
+            var badPayloads = 0
+            var badKeys = 0
+            var orphans = 0
             while let cur = e {
                 report.entries += 1
                 if let d = EntryKey.decode(cur.key) {
                     let part = Array(cur.key[0..<EntryKey.keyPartLength(cur.key)])
-                    if part != lastKeyPart { report.keys += 1; lastKeyPart = part }
+                    if part != lastKeyPart {
+                        report.keys += 1
+                        lastKeyPart = part
+                    }
                     if times[d.tx] == nil { orphans += 1 }
                 } else {
                     badKeys += 1
@@ -145,7 +166,12 @@ extension Database {
                 var e = try c.first()
                 while let cur = e {
                     let key = Array(cur.key)
-                    if let previous { precondition(previous.lexicographicallyPrecedes(key), "LLMDB invariant broken: entry keys out of order") }
+                    if let previous {
+                        precondition(
+                            previous.lexicographicallyPrecedes(key),
+                            "LLMDB invariant broken: entry keys out of order"
+                        )
+                    }
                     previous = key
                     e = try c.next()
                 }

@@ -8,7 +8,11 @@ public struct Commit: Hashable, Sendable, CustomStringConvertible {
 /// A transaction-time coordinate: the latest state, a transaction id, or a time
 /// (resolved to the last transaction with `tx_time ≤ t`).
 public struct TxSelector: Hashable, Sendable, CustomStringConvertible {
-    enum Kind: Hashable, Sendable { case latest, id(TxID), time(Instant) }
+    enum Kind: Hashable, Sendable {
+        case latest
+        case id(TxID)
+        case time(Instant)
+    }
     let kind: Kind
     public static let latest = TxSelector(kind: .latest)
     public static func id(_ id: TxID) -> TxSelector { TxSelector(kind: .id(id)) }
@@ -63,7 +67,9 @@ public struct TransactionRecord: Hashable, Sendable {
     func encoded() -> [UInt8] {
         var out: [UInt8] = [1]
         EntryKey.appendU64(EntryKey.timeBits(txTime), to: &out)
-        for n in [puts, deletes, erases, entriesWritten, entriesErased] { EntryKey.appendU32(UInt32(clamping: n), to: &out) }
+        for n in [puts, deletes, erases, entriesWritten, entriesErased] {
+            EntryKey.appendU32(UInt32(clamping: n), to: &out)
+        }
         out.append(explicitTime ? 1 : 0)
         return out
     }
@@ -74,9 +80,15 @@ public struct TransactionRecord: Hashable, Sendable {
         }
         func u32(_ o: Int) -> Int { Int(UInt32(bigEndian: p.loadUnaligned(fromByteOffset: o, as: UInt32.self))) }
         return TransactionRecord(
-            txID: txID, txTime: EntryKey.instant(fromBits: EntryKey.readU64(p, at: 1)),
-            puts: u32(9), deletes: u32(13), erases: u32(17), entriesWritten: u32(21), entriesErased: u32(25),
-            explicitTime: p[29] != 0)
+            txID: txID,
+            txTime: EntryKey.instant(fromBits: EntryKey.readU64(p, at: 1)),
+            puts: u32(9),
+            deletes: u32(13),
+            erases: u32(17),
+            entriesWritten: u32(21),
+            entriesErased: u32(25),
+            explicitTime: p[29] != 0
+        )
     }
 
     /// Only the time, without decoding the rest.

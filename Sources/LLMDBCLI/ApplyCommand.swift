@@ -12,7 +12,8 @@ struct Apply: ParsableCommand {
             --atomic all lines form one transaction. Each commit is acknowledged on stdout after it is \
             durable. A bad line stops the run with an error naming the line; transactions already \
             acknowledged stay, the failing one writes nothing (with --atomic: nothing at all).
-            """)
+            """
+    )
     @OptionGroup var db: DatabaseOptions
     @Flag(help: "Apply every line in one transaction.") var atomic = false
 
@@ -32,16 +33,27 @@ struct Apply: ParsableCommand {
             guard let first = group.first else { return }
             var batch = WriteBatch()
             for line in group {
-                do { try line.apply(&batch) } catch { throw CLIError("line \(line.number): \(error)\(committed > 0 ? " (\(committed) earlier transactions were committed)" : "")") }
+                do { try line.apply(&batch) } catch {
+                    throw CLIError(
+                        "line \(line.number): \(error)\(committed > 0 ? " (\(committed) earlier transactions were committed)" : "")"
+                    )
+                }
             }
             let c: Commit
             do { c = try database.commit(batch, txTime: first.txTime) } catch {
-                throw CLIError("lines \(first.number)-\(group.last!.number): \(error)\(committed > 0 ? " (\(committed) earlier transactions were committed)" : "")")
+                throw CLIError(
+                    "lines \(first.number)-\(group.last!.number): \(error)\(committed > 0 ? " (\(committed) earlier transactions were committed)" : "")"
+                )
             }
             committed += 1
             if db.json {
-                printJSON(object([("tx_id", .int(Int64(c.txID))), ("tx_time", timeJSON(c.txTime)), ("ops", .int(Int64(batch.count))),
-                                  ("first_line", .int(Int64(first.number))), ("last_line", .int(Int64(group.last!.number)))]))
+                printJSON(
+                    object([
+                        ("tx_id", .int(Int64(c.txID))), ("tx_time", timeJSON(c.txTime)),
+                        ("ops", .int(Int64(batch.count))),
+                        ("first_line", .int(Int64(first.number))), ("last_line", .int(Int64(group.last!.number))),
+                    ])
+                )
             } else {
                 print("\(c) (\(batch.count) ops, lines \(first.number)-\(group.last!.number))")
             }
@@ -58,12 +70,20 @@ struct Apply: ParsableCommand {
                 // line may belong to it): commit it in the first case, drop it in the second.
                 var dropped = ""
                 if !atomic, let first = group.first {
-                    if first.txTime == nil { try flush() } else { dropped = "; lines \(first.number)-\(group.last!.number) of its transaction were not written" }
+                    if first.txTime == nil {
+                        try flush()
+                    } else {
+                        dropped = "; lines \(first.number)-\(group.last!.number) of its transaction were not written"
+                    }
                 }
-                throw CLIError("line \(number): \(error)\(dropped)\(committed > 0 ? " (\(committed) earlier transactions were committed)" : "")")
+                throw CLIError(
+                    "line \(number): \(error)\(dropped)\(committed > 0 ? " (\(committed) earlier transactions were committed)" : "")"
+                )
             }
             if atomic {
-                if let t0 = group.first?.txTime ?? group.first(where: { $0.txTime != nil })?.txTime, let t = line.txTime, t != t0 {
+                if let t0 = group.first?.txTime ?? group.first(where: { $0.txTime != nil })?.txTime,
+                    let t = line.txTime, t != t0
+                {
                     throw CLIError("line \(number): with --atomic every tx_time must be the same; nothing was written")
                 }
                 group.append(line)
@@ -112,15 +132,21 @@ struct Apply: ParsableCommand {
         default: throw CLIError("\"partition\" must be an integer from 0 to 4294967295")
         }
         let key = Key(keyText, partition: partition)
-        let from = try time("valid_from"), to = try time("valid_to"), txTime = try time("tx_time")
+        let from = try time("valid_from")
+        let to = try time("valid_to")
+        let txTime = try time("tx_time")
         switch op {
         case "put":
             let type = try string("type") ?? "json"
-            guard let v = tree["value"] else { throw CLIError("\"value\" is missing (to retract a key use \"op\": \"delete\")") }
+            guard let v = tree["value"] else {
+                throw CLIError("\"value\" is missing (to retract a key use \"op\": \"delete\")")
+            }
             let value: Value
             switch type {
             case "json":
-                if v.isNull { throw CLIError("JSON null is not a value; use \"op\": \"delete\" to say a key is absent") }
+                if v.isNull {
+                    throw CLIError("JSON null is not a value; use \"op\": \"delete\" to say a key is absent")
+                }
                 value = try Value.json(bytes: JSON.serialize(v))
             case "raw":
                 guard case .string(let s) = v else { throw CLIError("a raw \"value\" must be a string") }

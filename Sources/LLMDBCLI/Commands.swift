@@ -1,9 +1,10 @@
 public import ArgumentParser
+import LLMDB
+import LLMDBStorage
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import LLMDB
-import LLMDBStorage
 
 /// `llmdb`: the command-line interface.
 public struct LLMDBCommand: ParsableCommand {
@@ -16,8 +17,10 @@ public struct LLMDBCommand: ParsableCommand {
             Without a subcommand, llmdb opens (creating if needed) the database and shows its state.
             """,
         version: "0.1.0",
-        subcommands: [Status.self, Init.self, Put.self, Delete.self, Erase.self, Get.self, History.self, Timeline.self,
-                      Scan.self, Apply.self, Log.self, Stats.self, Backup.self, Compact.self, Verify.self],
+        subcommands: [
+            Status.self, Init.self, Put.self, Delete.self, Erase.self, Get.self, History.self, Timeline.self,
+            Scan.self, Apply.self, Log.self, Stats.self, Backup.self, Compact.self, Verify.self,
+        ],
         defaultSubcommand: Status.self
     )
     public init() {}
@@ -25,20 +28,31 @@ public struct LLMDBCommand: ParsableCommand {
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "Open (creating if needed) the database and show its state and the next steps.")
+        commandName: "status",
+        abstract: "Open (creating if needed) the database and show its state and the next steps."
+    )
     @OptionGroup var db: DatabaseOptions
 
     func run() throws {
         let database = try db.open(create: true)
         let s = try database.stats()
-        if db.json { printJSON(statsJSON(s)); return }
-        print("LLMDB database \(s.path): \(s.transactions) transactions, \(s.entries) entries, last tx \(s.lastTxID)\(s.lastTxTime.map { " at \($0)" } ?? "").")
-        print("Try (with .build/release/llmdb, or scripts/run.sh):  llmdb put greeting '\"hello\"'   llmdb get greeting   llmdb history greeting   llmdb --help")
+        if db.json {
+            printJSON(statsJSON(s))
+            return
+        }
+        print(
+            "LLMDB database \(s.path): \(s.transactions) transactions, \(s.entries) entries, last tx \(s.lastTxID)\(s.lastTxTime.map { " at \($0)" } ?? "")."
+        )
+        print(
+            "Try (with .build/release/llmdb, or scripts/run.sh):  llmdb put greeting '\"hello\"'   llmdb get greeting   llmdb history greeting   llmdb --help"
+        )
     }
 }
 
 struct Init: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create an empty database (does nothing to an existing one but check it).")
+    static let configuration = CommandConfiguration(
+        abstract: "Create an empty database (does nothing to an existing one but check it)."
+    )
     @OptionGroup var db: DatabaseOptions
     func run() throws {
         let database = try db.open(create: true)
@@ -54,7 +68,12 @@ struct Init: ParsableCommand {
 struct TimeRangeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Start of valid time (default: the transaction time).", valueName: "T"))
     var validFrom: String?
-    @Option(help: ArgumentHelp("End of valid time, exclusive (default: open-ended; the value in effect there is restored).", valueName: "T"))
+    @Option(
+        help: ArgumentHelp(
+            "End of valid time, exclusive (default: open-ended; the value in effect there is restored).",
+            valueName: "T"
+        )
+    )
     var validTo: String?
     @Option(help: ArgumentHelp("An explicit transaction time (imports); must be after the last one.", valueName: "T"))
     var txTime: String?
@@ -72,10 +91,13 @@ struct Put: ParsableCommand {
 
     func run() throws {
         let v: Value
-        do { v = try makeValue(value, type: type) } catch let e as LLMDBError where e.code == .invalidJSON && type == "json" {
+        do { v = try makeValue(value, type: type) } catch let e as LLMDBError
+            where e.code == .invalidJSON && type == "json"
+        {
             throw CLIError("\(e.message) (for plain text use --type raw)")
         }
-        let from = try parseTime(range.validFrom, "--valid-from"), to = try parseTime(range.validTo, "--valid-to")
+        let from = try parseTime(range.validFrom, "--valid-from")
+        let to = try parseTime(range.validTo, "--valid-to")
         let k = Key(name, partition: key.partition)
         let tx = try parseTime(range.txTime, "--tx-time")
         let database = try db.open(create: true)
@@ -92,7 +114,8 @@ struct Delete: ParsableCommand {
     @OptionGroup var range: TimeRangeOptions
 
     func run() throws {
-        let from = try parseTime(range.validFrom, "--valid-from"), to = try parseTime(range.validTo, "--valid-to")
+        let from = try parseTime(range.validFrom, "--valid-from")
+        let to = try parseTime(range.validTo, "--valid-to")
         let tx = try parseTime(range.txTime, "--tx-time")
         let k = Key(name, partition: key.partition)
         let database = try db.open(create: true)
@@ -109,7 +132,8 @@ struct Erase: ParsableCommand {
             copy-on-write, so the erased bytes stay in freed pages until the file is compacted: \
             erase then compacts the file in place (as `llmdb compact` does) when no other process \
             has it open, and otherwise says that the bytes remain until `llmdb compact` runs.
-            """)
+            """
+    )
     @OptionGroup var db: DatabaseOptions
     @OptionGroup var key: KeyOptions
     @Argument(help: ArgumentHelp("The key.", valueName: "key")) var name: String
@@ -135,7 +159,9 @@ struct Erase: ParsableCommand {
             }
         }
         if db.json {
-            printJSON(object([("tx_id", .int(Int64(c.txID))), ("tx_time", timeJSON(c.txTime)), ("compacted", .bool(purged))]))
+            printJSON(
+                object([("tx_id", .int(Int64(c.txID))), ("tx_time", timeJSON(c.txTime)), ("compacted", .bool(purged))])
+            )
         } else {
             print("\(c)\(purged ? "; file compacted, the erased bytes are gone" : "")")
         }
@@ -145,13 +171,18 @@ struct Erase: ParsableCommand {
 
 struct Compact: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Rewrite the database file in place without its free pages (offline: no other process may have it open).",
-        discussion: "Removes the bytes of erased and overwritten entries from the file. Refused while another process has the database open.")
+        abstract:
+            "Rewrite the database file in place without its free pages (offline: no other process may have it open).",
+        discussion:
+            "Removes the bytes of erased and overwritten entries from the file. Refused while another process has the database open."
+    )
     @OptionGroup var db: DatabaseOptions
     func run() throws {
         let r = try Database.compact(path: db.path)
         if db.json {
-            printJSON(object([("bytes_before", .int(Int64(r.bytesBefore))), ("bytes_after", .int(Int64(r.bytesAfter)))]))
+            printJSON(
+                object([("bytes_before", .int(Int64(r.bytesBefore))), ("bytes_after", .int(Int64(r.bytesAfter)))])
+            )
         } else {
             print("compacted \(db.path): \(r.bytesBefore) → \(r.bytesAfter) bytes")
         }
@@ -173,7 +204,9 @@ struct AsOfOptions: ParsableArguments {
 }
 
 struct Get: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Read a key's value as of a valid time and a transaction.")
+    static let configuration = CommandConfiguration(
+        abstract: "Read a key's value as of a valid time and a transaction."
+    )
     @OptionGroup var db: DatabaseOptions
     @OptionGroup var key: KeyOptions
     @Argument(help: ArgumentHelp("The key.", valueName: "key")) var name: String
@@ -186,11 +219,22 @@ struct Get: ParsableCommand {
         let database = try db.open(readOnly: true)
         let f = try database.get(Key(name, partition: key.partition), validAt: v, tx: sel)
         if db.json {
-            guard let f else { print("null"); return }
-            printJSON(object([("key", keyJSON(f.key)), ("value", try valueJSON(f.value)), ("type", .string(f.value!.tag.name)),
-                              ("valid_from", timeJSON(f.validFrom)), ("tx_id", .int(Int64(f.txID))), ("tx_time", timeJSON(f.txTime))]))
+            guard let f else {
+                print("null")
+                return
+            }
+            printJSON(
+                object([
+                    ("key", keyJSON(f.key)), ("value", try valueJSON(f.value)), ("type", .string(f.value!.tag.name)),
+                    ("valid_from", timeJSON(f.validFrom)), ("tx_id", .int(Int64(f.txID))),
+                    ("tx_time", timeJSON(f.txTime)),
+                ])
+            )
         } else {
-            guard let f else { print("(absent)"); return }
+            guard let f else {
+                print("(absent)")
+                return
+            }
             print(try f.value!.jsonText())
         }
     }
@@ -199,12 +243,17 @@ struct Get: ParsableCommand {
 func historyJSON(_ f: Fact) throws -> JSONValue {
     var m: [(String, JSONValue)] = [("value", try valueJSON(f.value))]
     if f.isTombstone { m.append(("deleted", .bool(true))) }
-    m += [("valid_from", timeJSON(f.validFrom)), ("valid_to", timeJSON(f.validTo)), ("tx_id", .int(Int64(f.txID))), ("tx_time", timeJSON(f.txTime))]
+    m += [
+        ("valid_from", timeJSON(f.validFrom)), ("valid_to", timeJSON(f.validTo)), ("tx_id", .int(Int64(f.txID))),
+        ("tx_time", timeJSON(f.txTime)),
+    ]
     return object(m)
 }
 
 struct History: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show a key's entries by valid time, as known at a transaction.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show a key's entries by valid time, as known at a transaction."
+    )
     @OptionGroup var db: DatabaseOptions
     @OptionGroup var key: KeyOptions
     @Argument(help: ArgumentHelp("The key.", valueName: "key")) var name: String
@@ -214,8 +263,15 @@ struct History: ParsableCommand {
     func run() throws {
         let sel = try asOf.selector()
         let database = try db.open(readOnly: true)
-        let h = try database.history(of: Key(name, partition: key.partition), asOf: sel, withCorrections: withCorrections)
-        if db.json { printJSON(.array(try h.map(historyJSON))); return }
+        let h = try database.history(
+            of: Key(name, partition: key.partition),
+            asOf: sel,
+            withCorrections: withCorrections
+        )
+        if db.json {
+            printJSON(.array(try h.map(historyJSON)))
+            return
+        }
         for f in h {
             let v = try f.value.map { try $0.jsonText() } ?? "(deleted)"
             print("[\(f.validFrom), \(f.validTo.map { "\($0)" } ?? "∞")) tx \(f.txID) at \(f.txTime): \(v)")
@@ -224,13 +280,19 @@ struct History: ParsableCommand {
 }
 
 struct Timeline: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show a key's value over valid time, merged into runs, within a window.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show a key's value over valid time, merged into runs, within a window."
+    )
     @OptionGroup var db: DatabaseOptions
     @OptionGroup var key: KeyOptions
     @Argument(help: ArgumentHelp("The key.", valueName: "key")) var name: String
-    @Option(help: ArgumentHelp("Window start: runs with start < TO and end > FROM (needs --to).", valueName: "T")) var from: String?
+    @Option(help: ArgumentHelp("Window start: runs with start < TO and end > FROM (needs --to).", valueName: "T"))
+    var from: String?
     @Option(help: ArgumentHelp("Window end, exclusive (needs --from).", valueName: "T")) var to: String?
-    @Option(parsing: .upToNextOption, help: ArgumentHelp("A closed window: runs with start ≤ B and end > A.", valueName: "A B"))
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp("A closed window: runs with start ≤ B and end > A.", valueName: "A B")
+    )
     var between: [String] = []
     @Option(help: ArgumentHelp("Only the run in effect at T.", valueName: "T")) var validAt: String?
     @OptionGroup var asOf: AsOfOptions
@@ -240,13 +302,15 @@ struct Timeline: ParsableCommand {
         if chosen > 1 { throw CLIError("give one window: --from/--to, --between or --valid-at") }
         if from != nil || to != nil {
             guard let from, let to else { throw CLIError("--from and --to go together") }
-            let a = try parseTime(from, "--from"), b = try parseTime(to, "--to") as Instant
+            let a = try parseTime(from, "--from")
+            let b = try parseTime(to, "--to") as Instant
             guard a < b else { throw CLIError("--to must be after --from") }
             return .from(a, to: b)
         }
         if !between.isEmpty {
             guard between.count == 2 else { throw CLIError("--between takes two times") }
-            let a = try parseTime(between[0], "--between"), b = try parseTime(between[1], "--between") as Instant
+            let a = try parseTime(between[0], "--between")
+            let b = try parseTime(between[1], "--between") as Instant
             guard a <= b else { throw CLIError("--between: the second time must not be before the first") }
             return .between(a, and: b)
         }
@@ -260,9 +324,16 @@ struct Timeline: ParsableCommand {
         let database = try db.open(readOnly: true)
         let runs = try database.timeline(of: Key(name, partition: key.partition), window: w, asOf: sel)
         if db.json {
-            printJSON(.array(try runs.map { r in
-                object([("value", try valueJSON(r.value)), ("valid_from", timeJSON(r.validFrom)), ("valid_to", timeJSON(r.validTo))])
-            }))
+            printJSON(
+                .array(
+                    try runs.map { r in
+                        object([
+                            ("value", try valueJSON(r.value)), ("valid_from", timeJSON(r.validFrom)),
+                            ("valid_to", timeJSON(r.validTo)),
+                        ])
+                    }
+                )
+            )
             return
         }
         for r in runs { print("[\(r.validFrom), \(r.validTo.map { "\($0)" } ?? "∞")): \(try r.value.jsonText())") }
@@ -270,7 +341,9 @@ struct Timeline: ParsableCommand {
 }
 
 struct Scan: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the keys with a prefix and their values, as of a time.")
+    static let configuration = CommandConfiguration(
+        abstract: "List the keys with a prefix and their values, as of a time."
+    )
     @OptionGroup var db: DatabaseOptions
     @OptionGroup var key: KeyOptions
     @Option(help: ArgumentHelp("The key prefix (empty: the whole partition).", valueName: "P")) var prefix: String = ""
@@ -283,12 +356,21 @@ struct Scan: ParsableCommand {
         let v = try parseTime(validAt, "--valid-at")
         let sel = try asOf.selector()
         let database = try db.open(readOnly: true)
-        let facts = try database.read(validAt: v, tx: sel) { try $0.scan(prefix: Key(prefix, partition: key.partition), limit: limit) }
+        let facts = try database.read(validAt: v, tx: sel) {
+            try $0.scan(prefix: Key(prefix, partition: key.partition), limit: limit)
+        }
         if db.json {
-            printJSON(.array(try facts.map { f in
-                object([("key", keyJSON(f.key)), ("value", try valueJSON(f.value)), ("valid_from", timeJSON(f.validFrom)),
-                        ("tx_id", .int(Int64(f.txID))), ("tx_time", timeJSON(f.txTime))])
-            }))
+            printJSON(
+                .array(
+                    try facts.map { f in
+                        object([
+                            ("key", keyJSON(f.key)), ("value", try valueJSON(f.value)),
+                            ("valid_from", timeJSON(f.validFrom)),
+                            ("tx_id", .int(Int64(f.txID))), ("tx_time", timeJSON(f.txTime)),
+                        ])
+                    }
+                )
+            )
             return
         }
         for f in facts { print("\(f.key)\t\(try f.value!.jsonText())") }
@@ -296,41 +378,60 @@ struct Scan: ParsableCommand {
 }
 
 struct Log: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List transactions, optionally within a transaction-time window.")
+    static let configuration = CommandConfiguration(
+        abstract: "List transactions, optionally within a transaction-time window."
+    )
     @OptionGroup var db: DatabaseOptions
-    @Option(help: ArgumentHelp("Window start (with --to): transactions at FROM ≤ t < TO.", valueName: "T")) var from: String?
+    @Option(help: ArgumentHelp("Window start (with --to): transactions at FROM ≤ t < TO.", valueName: "T")) var from:
+        String?
     @Option(help: ArgumentHelp("Window end, exclusive.", valueName: "T")) var to: String?
     @Option(help: ArgumentHelp("At most this many transactions.", valueName: "n")) var limit: Int = .max
 
     func run() throws {
         var w = TimeWindow.all
         if from != nil || to != nil {
-            let a = try parseTime(from ?? "\(Int64.min)", "--from"), b = try parseTime(to ?? "inf", "--to") as Instant
+            let a = try parseTime(from ?? "\(Int64.min)", "--from")
+            let b = try parseTime(to ?? "inf", "--to") as Instant
             guard a < b else { throw CLIError("--to must be after --from") }
             w = .from(a, to: b)
         }
         let database = try db.open(readOnly: true)
         let records = try database.transactions(in: w, limit: limit)
         if db.json {
-            printJSON(.array(records.map { r in
-                object([("tx_id", .int(Int64(r.txID))), ("tx_time", timeJSON(r.txTime)), ("puts", .int(Int64(r.puts))),
-                        ("deletes", .int(Int64(r.deletes))), ("erases", .int(Int64(r.erases))),
-                        ("entries_written", .int(Int64(r.entriesWritten))), ("entries_erased", .int(Int64(r.entriesErased))),
-                        ("explicit_time", .bool(r.explicitTime))])
-            }))
+            printJSON(
+                .array(
+                    records.map { r in
+                        object([
+                            ("tx_id", .int(Int64(r.txID))), ("tx_time", timeJSON(r.txTime)),
+                            ("puts", .int(Int64(r.puts))),
+                            ("deletes", .int(Int64(r.deletes))), ("erases", .int(Int64(r.erases))),
+                            ("entries_written", .int(Int64(r.entriesWritten))),
+                            ("entries_erased", .int(Int64(r.entriesErased))),
+                            ("explicit_time", .bool(r.explicitTime)),
+                        ])
+                    }
+                )
+            )
             return
         }
         for r in records {
-            print("tx \(r.txID) at \(r.txTime): \(r.puts) puts, \(r.deletes) deletes, \(r.erases) erases (\(r.entriesWritten) entries written\(r.entriesErased > 0 ? ", \(r.entriesErased) erased" : ""))\(r.explicitTime ? " [explicit time]" : "")")
+            print(
+                "tx \(r.txID) at \(r.txTime): \(r.puts) puts, \(r.deletes) deletes, \(r.erases) erases (\(r.entriesWritten) entries written\(r.entriesErased > 0 ? ", \(r.entriesErased) erased" : ""))\(r.explicitTime ? " [explicit time]" : "")"
+            )
         }
     }
 }
 
 func statsJSON(_ s: DatabaseStats) -> JSONValue {
-    object([("path", .string(s.path)), ("file_size", .int(Int64(s.fileSize))), ("map_size", .int(Int64(s.mapSize))),
-            ("max_map_size", .int(Int64(s.maxMapSize))), ("page_size", .int(Int64(s.pageSize))), ("entries", .int(Int64(s.entries))),
-            ("transactions", .int(Int64(s.transactions))), ("last_tx_id", .int(Int64(s.lastTxID))), ("last_tx_time", timeJSON(s.lastTxTime)),
-            ("readers", .int(Int64(s.readers))), ("max_readers", .int(Int64(s.maxReaders))), ("format_version", .int(Int64(s.formatVersion)))])
+    object([
+        ("path", .string(s.path)), ("file_size", .int(Int64(s.fileSize))), ("map_size", .int(Int64(s.mapSize))),
+        ("max_map_size", .int(Int64(s.maxMapSize))), ("page_size", .int(Int64(s.pageSize))),
+        ("entries", .int(Int64(s.entries))),
+        ("transactions", .int(Int64(s.transactions))), ("last_tx_id", .int(Int64(s.lastTxID))),
+        ("last_tx_time", timeJSON(s.lastTxTime)),
+        ("readers", .int(Int64(s.readers))), ("max_readers", .int(Int64(s.maxReaders))),
+        ("format_version", .int(Int64(s.formatVersion))),
+    ])
 }
 
 struct Stats: ParsableCommand {
@@ -339,8 +440,12 @@ struct Stats: ParsableCommand {
     func run() throws {
         let database = try db.open(readOnly: true)
         let s = try database.stats()
-        if db.json { printJSON(statsJSON(s)); return }
-        print("""
+        if db.json {
+            printJSON(statsJSON(s))
+            return
+        }
+        print(
+            """
             path            \(s.path)
             format version  \(s.formatVersion)
             file size       \(s.fileSize) bytes
@@ -350,30 +455,43 @@ struct Stats: ParsableCommand {
             transactions    \(s.transactions)
             last tx         \(s.lastTxID)\(s.lastTxTime.map { " at \($0)" } ?? "")
             readers         \(s.readers) of \(s.maxReaders)
-            """)
+            """
+        )
     }
 }
 
 struct Backup: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write a hot, compacted copy of the database to a new file (writers may go on).")
+    static let configuration = CommandConfiguration(
+        abstract: "Write a hot, compacted copy of the database to a new file (writers may go on)."
+    )
     @OptionGroup var db: DatabaseOptions
     @Argument(help: "The destination file (must not exist).") var destination: String
     func run() throws {
         let database = try db.open(readOnly: true)
         try database.backup(to: destination)
-        if db.json { printJSON(object([("backup", .string(destination))])) } else { print("backup written to \(destination)") }
+        if db.json {
+            printJSON(object([("backup", .string(destination))]))
+        } else {
+            print("backup written to \(destination)")
+        }
     }
 }
 
 struct Verify: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check the whole file: keys, values, the transaction log and its index. Exits 1 on any problem.")
+    static let configuration = CommandConfiguration(
+        abstract: "Check the whole file: keys, values, the transaction log and its index. Exits 1 on any problem."
+    )
     @OptionGroup var db: DatabaseOptions
     func run() throws {
         let database = try db.open(readOnly: true)
         let r = try database.verify()
         if db.json {
-            printJSON(object([("ok", .bool(r.ok)), ("entries", .int(Int64(r.entries))), ("keys", .int(Int64(r.keys))),
-                              ("transactions", .int(Int64(r.transactions))), ("problems", .array(r.problems.map { .string($0) }))]))
+            printJSON(
+                object([
+                    ("ok", .bool(r.ok)), ("entries", .int(Int64(r.entries))), ("keys", .int(Int64(r.keys))),
+                    ("transactions", .int(Int64(r.transactions))), ("problems", .array(r.problems.map { .string($0) })),
+                ])
+            )
         } else {
             print("\(r.ok ? "ok" : "PROBLEMS"): \(r.entries) entries, \(r.keys) keys, \(r.transactions) transactions")
             for p in r.problems { print("  - \(p)") }

@@ -42,7 +42,9 @@ struct DatabaseOptions: ParsableArguments {
         o.mapSize = min(o.mapSize, o.maxMapSize)
         let result = Result { () throws(LLMDBError) -> Database in try Database.open(path: path, options: o) }
         if case .failure(let error) = result, error.code == .invalidArgument, !create {
-            throw CLIError("no database at \(path) (create one with `llmdb init --db \(path)` or write to it with `llmdb put`)")
+            throw CLIError(
+                "no database at \(path) (create one with `llmdb init --db \(path)` or write to it with `llmdb put`)"
+            )
         }
         return try result.get()
     }
@@ -56,7 +58,9 @@ struct KeyOptions: ParsableArguments {
 
 func parseTime(_ text: String, _ option: String) throws -> Instant {
     guard let t = Instant(parsing: text) else {
-        throw CLIError("\(option): '\(text)' is not a time; use ISO-8601 in UTC (2024-05-01T12:00:00Z, up to 6 fractional digits) or integer microseconds since the epoch")
+        throw CLIError(
+            "\(option): '\(text)' is not a time; use ISO-8601 in UTC (2024-05-01T12:00:00Z, up to 6 fractional digits) or integer microseconds since the epoch"
+        )
     }
     return t
 }

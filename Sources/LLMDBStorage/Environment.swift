@@ -125,7 +125,9 @@ public struct Table: Hashable, Sendable {
     public func info() -> (mapSize: Int, lastPage: Int, lastTxnID: Int, maxReaders: Int, readers: Int) {
         var info = unsafe MDB_envinfo()
         unsafe mdb_env_info(env, &info)
-        return unsafe (info.me_mapsize, info.me_last_pgno, info.me_last_txnid, Int(info.me_maxreaders), Int(info.me_numreaders))
+        return unsafe (
+            info.me_mapsize, info.me_last_pgno, info.me_last_txnid, Int(info.me_maxreaders), Int(info.me_numreaders)
+        )
     }
 
     /// Doubles the map size, up to `maxMapSize`. Returns false when the map is already at its

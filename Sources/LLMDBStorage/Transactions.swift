@@ -72,7 +72,12 @@ func borrowed(_ val: MDB_val) -> BorrowedBytes {
     }
 
     /// Reserves `count` bytes under `key` and lets `body` fill them in place.
-    public func put(_ table: Table, _ key: UnsafeRawBufferPointer, reserving count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) throws(LMDBError) {
+    public func put(
+        _ table: Table,
+        _ key: UnsafeRawBufferPointer,
+        reserving count: Int,
+        _ body: (UnsafeMutableRawBufferPointer) -> Void
+    ) throws(LMDBError) {
         try faults.check(.put)
         unsafe try withVal(key) { (k: inout MDB_val) throws(LMDBError) in
             var v = unsafe MDB_val(mv_size: count, mv_data: nil)
@@ -142,7 +147,11 @@ func borrowed(_ val: MDB_val) -> BorrowedBytes {
     }
 }
 
-private func getValue(_ txn: OpaquePointer, _ table: Table, _ key: UnsafeRawBufferPointer) throws(LMDBError) -> BorrowedBytes? {
+private func getValue(
+    _ txn: OpaquePointer,
+    _ table: Table,
+    _ key: UnsafeRawBufferPointer
+) throws(LMDBError) -> BorrowedBytes? {
     unsafe try withVal(key) { (k: inout MDB_val) throws(LMDBError) -> BorrowedBytes? in
         var v = unsafe MDB_val()
         let rc = unsafe mdb_get(txn, table.dbi, &k, &v)
@@ -155,8 +164,13 @@ private func getValue(_ txn: OpaquePointer, _ table: Table, _ key: UnsafeRawBuff
 private func tableStat(_ txn: OpaquePointer, _ table: Table) throws(LMDBError) -> TableStat {
     var s = MDB_stat()
     try check(unsafe mdb_stat(txn, table.dbi, &s), "mdb_stat")
-    return TableStat(entries: s.ms_entries, depth: Int(s.ms_depth), branchPages: s.ms_branch_pages,
-                     leafPages: s.ms_leaf_pages, overflowPages: s.ms_overflow_pages)
+    return TableStat(
+        entries: s.ms_entries,
+        depth: Int(s.ms_depth),
+        branchPages: s.ms_branch_pages,
+        leafPages: s.ms_leaf_pages,
+        overflowPages: s.ms_overflow_pages
+    )
 }
 
 /// A position in a table. Returned bytes are borrowed: valid until the cursor moves,
@@ -178,7 +192,10 @@ private func tableStat(_ txn: OpaquePointer, _ table: Table) throws(LMDBError) -
     /// Moves by `op`; with `key`, seeks (`MDB_SET_RANGE`, `MDB_SET_KEY`) from it.
     @inline(__always)
     private func move(_ op: MDB_cursor_op, from key: UnsafeRawBufferPointer? = nil) throws(LMDBError) -> Entry? {
-        var k = unsafe key.map { unsafe MDB_val(mv_size: $0.count, mv_data: UnsafeMutableRawPointer(mutating: $0.baseAddress)) } ?? MDB_val()
+        var k =
+            unsafe key.map {
+                unsafe MDB_val(mv_size: $0.count, mv_data: UnsafeMutableRawPointer(mutating: $0.baseAddress))
+            } ?? MDB_val()
         var v = unsafe MDB_val()
         let rc = unsafe mdb_cursor_get(cursor, &k, &v, op)
         if rc == MDB_NOTFOUND { return nil }

@@ -4,10 +4,12 @@ import Testing
 /// The built `llmdb` executable, next to the test bundle.
 let llmdbBinary: String = {
     let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
-    for candidate in [bundleDir + "/llmdb", bundleDir + "/../llmdb"] where FileManager.default.isExecutableFile(atPath: candidate) {
+    for candidate in [bundleDir + "/llmdb", bundleDir + "/../llmdb"]
+    where FileManager.default.isExecutableFile(atPath: candidate) {
         return candidate
     }
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
     return root + "/.build/debug/llmdb"
 }()
 
@@ -27,7 +29,9 @@ func llmdb(_ args: [String], stdin: String? = nil, environment: [String: String]
     if let environment {
         p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     }
-    let out = Pipe(), err = Pipe(), inp = Pipe()
+    let out = Pipe()
+    let err = Pipe()
+    let inp = Pipe()
     p.standardOutput = out
     p.standardError = err
     p.standardInput = inp
@@ -37,7 +41,11 @@ func llmdb(_ args: [String], stdin: String? = nil, environment: [String: String]
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    return Output(
+        status: p.terminationStatus,
+        stdout: String(decoding: o, as: UTF8.self),
+        stderr: String(decoding: e, as: UTF8.self)
+    )
 }
 
 /// A temporary directory holding a database path.

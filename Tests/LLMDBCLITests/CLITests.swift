@@ -6,21 +6,40 @@ import Testing
         let d = TempDir()
         let db = ["--db", d.db]
         #expect(try llmdb(["init"] + db).status == 0)
-        let p1 = try llmdb(["put", "agent:analysis:1", #"{"score":8.5}"#, "--valid-from", "2024-01-01T00:00:00Z", "--tx-time", "2024-01-01T00:00:00Z", "--json"] + db)
+        let p1 = try llmdb(
+            [
+                "put", "agent:analysis:1", #"{"score":8.5}"#, "--valid-from", "2024-01-01T00:00:00Z", "--tx-time",
+                "2024-01-01T00:00:00Z", "--json",
+            ] + db
+        )
         #expect(p1.status == 0, "\(p1.stderr)")
         let c1 = try #require(p1.json as? [String: Any])
         #expect(c1["tx_id"] as? Int == 1)
         #expect(c1["tx_time"] as? String == "2024-01-01T00:00:00.000000Z")
-        #expect(try llmdb(["put", "agent:analysis:1", #"{"score":7.2}"#, "--valid-from", "2024-01-01T00:00:00Z", "--tx-time", "2024-02-01T00:00:00Z"] + db).status == 0)
-        #expect(try llmdb(["put", "agent:analysis:2", "plain text", "--type", "raw", "--valid-from", "0"] + db).status == 0)
+        #expect(
+            try llmdb(
+                [
+                    "put", "agent:analysis:1", #"{"score":7.2}"#, "--valid-from", "2024-01-01T00:00:00Z", "--tx-time",
+                    "2024-02-01T00:00:00Z",
+                ] + db
+            ).status == 0
+        )
+        #expect(
+            try llmdb(["put", "agent:analysis:2", "plain text", "--type", "raw", "--valid-from", "0"] + db).status == 0
+        )
 
         let now = try #require(try llmdb(["get", "agent:analysis:1", "--json"] + db).json as? [String: Any])
         #expect((now["value"] as? [String: Any])?["score"] as? Double == 7.2)
         #expect(now["type"] as? String == "json")
         #expect(now["valid_from"] as? String == "2024-01-01T00:00:00.000000Z")
-        let before = try #require(try llmdb(["get", "agent:analysis:1", "--tx-at", "2024-01-15T00:00:00Z", "--json"] + db).json as? [String: Any])
+        let before = try #require(
+            try llmdb(["get", "agent:analysis:1", "--tx-at", "2024-01-15T00:00:00Z", "--json"] + db).json
+                as? [String: Any]
+        )
         #expect((before["value"] as? [String: Any])?["score"] as? Double == 8.5)
-        let byID = try #require(try llmdb(["get", "agent:analysis:1", "--tx", "1", "--json"] + db).json as? [String: Any])
+        let byID = try #require(
+            try llmdb(["get", "agent:analysis:1", "--tx", "1", "--json"] + db).json as? [String: Any]
+        )
         #expect(byID["tx_id"] as? Int == 1)
         #expect(try llmdb(["get", "agent:analysis:1", "--json"] + db).stdout.contains("7.2"))
         #expect(try llmdb(["get", "agent:analysis:1"] + db).stdout == #"{"score":7.2}"# + "\n")
@@ -29,7 +48,9 @@ import Testing
         #expect(absent.status == 0)
         #expect(absent.stdout == "null\n")
 
-        let h = try #require(try llmdb(["history", "agent:analysis:1", "--with-corrections", "--json"] + db).json as? [[String: Any]])
+        let h = try #require(
+            try llmdb(["history", "agent:analysis:1", "--with-corrections", "--json"] + db).json as? [[String: Any]]
+        )
         #expect(h.count == 2)
         #expect(h.map { $0["tx_id"] as? Int } == [1, 2])
         #expect(h[0]["valid_to"] is NSNull)
@@ -41,13 +62,28 @@ import Testing
         #expect(h2[1]["deleted"] as? Bool == true)
         #expect(h2[0]["valid_to"] as? String == "2024-06-01T00:00:00.000000Z")
 
-        let tl = try #require(try llmdb(["timeline", "agent:analysis:1", "--from", "2024-03-01T00:00:00Z", "--to", "2024-07-01T00:00:00Z", "--json"] + db).json as? [[String: Any]])
+        let tl = try #require(
+            try llmdb(
+                [
+                    "timeline", "agent:analysis:1", "--from", "2024-03-01T00:00:00Z", "--to", "2024-07-01T00:00:00Z",
+                    "--json",
+                ] + db
+            ).json as? [[String: Any]]
+        )
         #expect(tl.count == 1)
         #expect(Set(tl[0].keys) == ["value", "valid_from", "valid_to"])
-        let between = try #require(try llmdb(["timeline", "agent:analysis:1", "--between", "2025-01-01T00:00:00Z", "2025-02-01T00:00:00Z", "--json"] + db).json as? [[String: Any]])
+        let between = try #require(
+            try llmdb(
+                ["timeline", "agent:analysis:1", "--between", "2025-01-01T00:00:00Z", "2025-02-01T00:00:00Z", "--json"]
+                    + db
+            ).json as? [[String: Any]]
+        )
         #expect(between.isEmpty)
 
-        let scan = try #require(try llmdb(["scan", "--prefix", "agent:", "--valid-at", "2024-03-01T00:00:00Z", "--json"] + db).json as? [[String: Any]])
+        let scan = try #require(
+            try llmdb(["scan", "--prefix", "agent:", "--valid-at", "2024-03-01T00:00:00Z", "--json"] + db).json
+                as? [[String: Any]]
+        )
         #expect(scan.map { $0["key"] as? String } == ["agent:analysis:1", "agent:analysis:2"])
         #expect(scan[1]["value"] as? String == "plain text")
         #expect(Set(scan[0].keys) == ["key", "value", "valid_from", "tx_id", "tx_time"])
@@ -73,7 +109,10 @@ import Testing
     @Test func msgpackValuesRoundTripAsJSON() throws {
         let d = TempDir()
         let db = ["--db", d.db]
-        #expect(try llmdb(["put", "m", #"{"a":[1,2,{"b":null}]}"#, "--type", "msgpack", "--valid-from", "0"] + db).status == 0)
+        #expect(
+            try llmdb(["put", "m", #"{"a":[1,2,{"b":null}]}"#, "--type", "msgpack", "--valid-from", "0"] + db).status
+                == 0
+        )
         let g = try #require(try llmdb(["get", "m", "--json"] + db).json as? [String: Any])
         #expect(g["type"] as? String == "msgpack")
         #expect(try llmdb(["get", "m"] + db).stdout == #"{"a":[1,2,{"b":null}]}"# + "\n")
@@ -101,7 +140,10 @@ import Testing
             let r = try llmdb(args + db)
             #expect(r.status != 0, "\(args) succeeded")
             #expect(r.stderr.contains(expected), "\(args): \(r.stderr)")
-            #expect(r.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count == 1, "\(args): \(r.stderr)")
+            #expect(
+                r.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count == 1,
+                "\(args): \(r.stderr)"
+            )
             #expect(r.stdout.isEmpty)
         }
         #expect(try llmdb(["log", "--json"] + db).stdout == before)
@@ -134,7 +176,9 @@ import Testing
             """
         let r = try llmdb(["apply", "--json"] + db, stdin: input)
         #expect(r.status == 0, "\(r.stderr)")
-        let acks = r.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let acks = r.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
         #expect(acks.map { $0["ops"] as? Int } == [2, 1, 1, 1, 1])
         #expect(acks.first?["tx_time"] as? String == "2024-01-01T00:00:00.000000Z")
         #expect(try llmdb(["get", "b", "--valid-at", "0"] + db).stdout == #"{"x":true}"# + "\n")
@@ -171,7 +215,10 @@ import Testing
         #expect(m.status != 0)
         #expect(m.stderr.contains("line 2"))
         #expect(try llmdb(["get", "c", "--valid-at", "0"] + db).stdout == "3\n")
-        for line in [#"not json"#, #"{"op":"merge","key":"a"}"#, #"{"key":"a"}"#, #"{"key":"a","value":1,"colour":"red"}"#, #"[1]"#] {
+        for line in [
+            #"not json"#, #"{"op":"merge","key":"a"}"#, #"{"key":"a"}"#, #"{"key":"a","value":1,"colour":"red"}"#,
+            #"[1]"#,
+        ] {
             let e = try llmdb(["apply"] + db, stdin: line)
             #expect(e.status != 0, "\(line)")
             #expect(e.stderr.contains("line 1"), "\(line): \(e.stderr)")
@@ -202,14 +249,19 @@ import Testing
         let v = try llmdb(["verify", "--json", "--db", backup])
         #expect(v.status == 0, "\(v.stdout)")
         // The backup is a consistent snapshot: its log and facts agree.
-        let n = try #require(try llmdb(["stats", "--json", "--db", backup]).json as? [String: Any])["transactions"] as? Int
-        let entries = try #require(try llmdb(["stats", "--json", "--db", backup]).json as? [String: Any])["entries"] as? Int
+        let n =
+            try #require(try llmdb(["stats", "--json", "--db", backup]).json as? [String: Any])["transactions"] as? Int
+        let entries =
+            try #require(try llmdb(["stats", "--json", "--db", backup]).json as? [String: Any])["entries"] as? Int
         #expect(n == entries)
         #expect(try llmdb(["backup", backup] + db).stderr.contains("already exists"))
     }
 
     @Test func everyCommandHasHelp() throws {
-        for cmd in ["init", "put", "delete", "erase", "get", "history", "timeline", "scan", "apply", "log", "stats", "backup", "verify", "status"] {
+        for cmd in [
+            "init", "put", "delete", "erase", "get", "history", "timeline", "scan", "apply", "log", "stats", "backup",
+            "verify", "status",
+        ] {
             let r = try llmdb([cmd, "--help"])
             #expect(r.status == 0, "\(cmd)")
             #expect(r.stdout.contains("USAGE: llmdb \(cmd)"), "\(cmd)")
@@ -264,7 +316,10 @@ import Testing
         p.standardInput = inp
         p.standardOutput = Pipe()
         try p.run()
-        defer { try? inp.fileHandleForWriting.close(); p.waitUntilExit() }
+        defer {
+            try? inp.fileHandleForWriting.close()
+            p.waitUntilExit()
+        }
         // Wait until it has opened the database (its lock file carries its lock).
         Thread.sleep(forTimeInterval: 0.5)
         let size = try FileManager.default.attributesOfItem(atPath: d.db)[.size] as? Int
@@ -291,7 +346,10 @@ import Testing
         for args in [["put"], ["get", "k", "--bogus"], ["frobnicate"]] {
             let r = try llmdb(args + ["--db", d.db])
             #expect(r.status == 64, "\(args)")
-            #expect(r.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count == 1, "\(args): \(r.stderr)")
+            #expect(
+                r.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count == 1,
+                "\(args): \(r.stderr)"
+            )
         }
         #expect(!FileManager.default.fileExists(atPath: d.db))
     }

@@ -16,7 +16,8 @@ import Glibc
         let p = Process()
         p.executableURL = URL(fileURLWithPath: llmdbBinary)
         p.arguments = ["apply", "--json", "--sync", "full", "--db", d.db]
-        let inp = Pipe(), out = Pipe()
+        let inp = Pipe()
+        let out = Pipe()
         p.standardInput = inp
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
@@ -44,8 +45,10 @@ import Glibc
             while let nl = buffer.firstIndex(of: 0x0A) {
                 let line = buffer[buffer.startIndex..<nl]
                 buffer.removeSubrange(buffer.startIndex...nl)
-                if let obj = try? JSONSerialization.jsonObject(with: line) as? [String: Any], let ops = obj["ops"] as? Int, ops == 3,
-                   let time = obj["tx_time"] as? String {
+                if let obj = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+                    let ops = obj["ops"] as? Int, ops == 3,
+                    let time = obj["tx_time"] as? String
+                {
                     acked.append(Int(microseconds(time)) - 1_000_000)
                 }
             }
@@ -68,8 +71,13 @@ import Glibc
         let log = try #require(try llmdb(["log", "--json", "--db", d.db]).json as? [[String: Any]])
         let logged = Set(log.map { Int(microseconds($0["tx_time"] as! String)) - 1_000_000 })
         #expect(log.allSatisfy { $0["puts"] as? Int == 3 })
-        #expect(Set(acked).isSubset(of: logged), "acknowledged commits lost: \(Set(acked).subtracting(logged).sorted().prefix(10))")
-        let facts = try #require(try llmdb(["scan", "--prefix", "g", "--valid-at", "inf", "--json", "--db", d.db]).json as? [[String: Any]])
+        #expect(
+            Set(acked).isSubset(of: logged),
+            "acknowledged commits lost: \(Set(acked).subtracting(logged).sorted().prefix(10))"
+        )
+        let facts = try #require(
+            try llmdb(["scan", "--prefix", "g", "--valid-at", "inf", "--json", "--db", d.db]).json as? [[String: Any]]
+        )
         var perGroup: [Int: Int] = [:]
         for f in facts { perGroup[f["value"] as! Int, default: 0] += 1 }
         #expect(perGroup.values.allSatisfy { $0 == 3 }, "a transaction was partially written")

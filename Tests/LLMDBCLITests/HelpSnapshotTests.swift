@@ -4,8 +4,10 @@ import Testing
 /// `--help` of every command matches its golden file in Tests/Fixtures/snapshots/help/.
 /// Re-record after an intended change with `RECORD_SNAPSHOTS=1 swift test --filter HelpSnapshotTests`.
 @Suite struct HelpSnapshotTests {
-    static let commands = ["", "status", "init", "put", "delete", "erase", "get", "history", "timeline", "scan",
-                           "apply", "log", "stats", "backup", "compact", "verify"]
+    static let commands = [
+        "", "status", "init", "put", "delete", "erase", "get", "history", "timeline", "scan",
+        "apply", "log", "stats", "backup", "compact", "verify",
+    ]
     static let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/snapshots/help")
 
@@ -21,6 +23,9 @@ import Testing
             return
         }
         let expected = try String(contentsOf: file, encoding: .utf8)
-        #expect(r.stdout == expected, "llmdb \(args.joined(separator: " ")) differs from \(file.lastPathComponent); re-record with RECORD_SNAPSHOTS=1 if intended")
+        #expect(
+            r.stdout == expected,
+            "llmdb \(args.joined(separator: " ")) differs from \(file.lastPathComponent); re-record with RECORD_SNAPSHOTS=1 if intended"
+        )
     }
 }

@@ -28,14 +28,17 @@ import Testing
         let path = dir.path + "/db"
         let env = try Environment(path: path, options: .init())
         let tables = try env.openTables(["a", "b"], create: true)
-        let a = try #require(tables["a"]), b = try #require(tables["b"])
+        let a = try #require(tables["a"])
+        let b = try #require(tables["b"])
         let tx = try env.beginWrite()
         try put(tx, a, "k", "in a")
         try put(tx, b, "k", "in b")
         try tx.commit()
         let (va, vb) = try env.read { (rtx: consuming ReadTransaction) throws in
-            (try value(rtx, a, "k"),
-             try value(rtx, b, "k"))
+            (
+                try value(rtx, a, "k"),
+                try value(rtx, b, "k")
+            )
         }
         #expect(va == "in a")
         #expect(vb == "in b")
@@ -141,7 +144,9 @@ import Testing
 
     @Test func errorsAreTypedAndNamed() throws {
         let dir = Dir()
-        let e = #expect(throws: LMDBError.self) { try Environment(path: dir.path + "/missing/dir/db", options: .init()) }
+        let e = #expect(throws: LMDBError.self) {
+            try Environment(path: dir.path + "/missing/dir/db", options: .init())
+        }
         #expect(e?.code == .noSuchFile)
         #expect(e?.description.hasPrefix("mdb_env_open: ENOENT") == true)
         #expect(LMDBError.Code.mapFull ~= LMDBError(code: .mapFull, operation: "x"))

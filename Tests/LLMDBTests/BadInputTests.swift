@@ -50,9 +50,13 @@ import Testing
         let tmp = try TempDatabase(start: 1_000)
         try tmp.db.write { try $0.put("k", .raw("v"), validFrom: t(0)) }
         let before = try tmp.db.fingerprint()
-        let e1 = #expect(throws: LLMDBError.self) { try tmp.db.write { try $0.put("k", .raw("x"), validFrom: t(10), validTo: t(10)) } }
+        let e1 = #expect(throws: LLMDBError.self) {
+            try tmp.db.write { try $0.put("k", .raw("x"), validFrom: t(10), validTo: t(10)) }
+        }
         #expect(e1?.code == .invalidTimeRange)
-        let e2 = #expect(throws: LLMDBError.self) { try tmp.db.write { try $0.delete("k", validFrom: t(10), validTo: t(5)) } }
+        let e2 = #expect(throws: LLMDBError.self) {
+            try tmp.db.write { try $0.delete("k", validFrom: t(10), validTo: t(5)) }
+        }
         #expect(e2?.code == .invalidTimeRange)
         // Without valid_from the start is the transaction time (1000): checked at commit,
         // and the transaction's earlier operation is not written either.
@@ -231,7 +235,10 @@ import Testing
     }
 
     @Test func invalidTimesAreRefusedByTheParser() {
-        for bad in ["", "yesterday", "2024-13-01", "2024-02-30", "2024-01-01T25:00:00Z", "2024-01-01T00:00:00.1234567Z", "2024-01-01T00:00:00Zjunk"] {
+        for bad in [
+            "", "yesterday", "2024-13-01", "2024-02-30", "2024-01-01T25:00:00Z", "2024-01-01T00:00:00.1234567Z",
+            "2024-01-01T00:00:00Zjunk",
+        ] {
             #expect(Instant(parsing: bad) == nil, "\(bad)")
         }
         #expect(Instant(parsing: "1970-01-01T00:00:00Z") == t(0))
@@ -288,7 +295,10 @@ import Testing
         let db = tmp.db
         let big = Value.raw([UInt8](repeating: 7, count: 2 << 20))
         let e = try db.read { _ -> LLMDBError? in
-            do { try db.write { try $0.put("big", big) }; return nil } catch let e as LLMDBError { return e }
+            do {
+                try db.write { try $0.put("big", big) }
+                return nil
+            } catch let e as LLMDBError { return e }
         }
         #expect(e?.code == .mapFull)
         #expect(e?.message.contains("read closure") == true)
@@ -316,7 +326,9 @@ import Testing
             let env = try Environment(path: other, options: .init())
             let tables = try env.openTables(["facts", "txlog", "txtime", "meta"], create: true)
             let tx = try env.beginWrite()
-            try [UInt8](repeating: 1, count: 30).withUnsafeBytes { k in try [UInt8](repeating: 1, count: 3).withUnsafeBytes { v in try tx.put(tables["facts"]!, k, v) } }
+            try [UInt8](repeating: 1, count: 30).withUnsafeBytes { k in
+                try [UInt8](repeating: 1, count: 3).withUnsafeBytes { v in try tx.put(tables["facts"]!, k, v) }
+            }
             try tx.commit()
         }
         let e = #expect(throws: LLMDBError.self) { try Database.open(path: other) }

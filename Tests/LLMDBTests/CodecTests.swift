@@ -77,7 +77,10 @@ import Testing
     }
 
     @Test func jsonParsesValues() throws {
-        #expect(try JSON.parse(Self.bytes(" \t\r\n[1, -2 ,3.5,\"x\" ]\n ")) == .array([.int(1), .int(-2), .double(3.5), .string("x")]))
+        #expect(
+            try JSON.parse(Self.bytes(" \t\r\n[1, -2 ,3.5,\"x\" ]\n "))
+                == .array([.int(1), .int(-2), .double(3.5), .string("x")])
+        )
         #expect(try JSON.parse(Self.bytes(#""\u00e9\u00E9\ud83d\ude00\/""#)) == .string("éé😀/"))
         #expect(try JSON.parse(Self.bytes(#""\u0000""#)) == .string("\u{0}"))
         #expect(try JSON.parse(Self.bytes("-0")) == .int(0))
@@ -101,7 +104,13 @@ import Testing
         #expect(try JSON.validate(Self.bytes(long)) == false)
 
         let object = try JSON.parse(Self.bytes(#"{"a":1,"b":{"c":null},"a":2}"#))
-        #expect(object == .object([JSONMember("a", .int(1)), JSONMember("b", .object([JSONMember("c", .null)])), JSONMember("a", .int(2))]))
+        #expect(
+            object
+                == .object([
+                    JSONMember("a", .int(1)), JSONMember("b", .object([JSONMember("c", .null)])),
+                    JSONMember("a", .int(2)),
+                ])
+        )
         #expect(object["a"] == .int(2))
         #expect(object["b"]?["c"] == .null)
         #expect(object["b"]?["c"]?.isNull == true)
@@ -109,7 +118,9 @@ import Testing
         #expect(JSONValue.array([])["a"] == nil)
 
         let literal: JSONValue = ["x": [1, 2.5, "s", nil, true]]
-        #expect(literal == .object([JSONMember("x", .array([.int(1), .double(2.5), .string("s"), .null, .bool(true)]))]))
+        #expect(
+            literal == .object([JSONMember("x", .array([.int(1), .double(2.5), .string("s"), .null, .bool(true)]))])
+        )
         #expect(literal.description == #"{"x":[1,2.5,"s",null,true]}"#)
     }
 
@@ -134,7 +145,12 @@ import Testing
     @Test func jsonSerialization() {
         let value: JSONValue = .object([
             JSONMember("s", .string("q\"b\\n\nt\tc\u{1}\u{1F}\u{7F}é😀")),
-            JSONMember("d", .array([.double(1), .double(-0.5), .double(.infinity), .double(-.infinity), .double(.nan), .double(1e100)])),
+            JSONMember(
+                "d",
+                .array([
+                    .double(1), .double(-0.5), .double(.infinity), .double(-.infinity), .double(.nan), .double(1e100),
+                ])
+            ),
             JSONMember("i", .array([.int(.min), .int(.max), .uint(.max), .int(0)])),
             JSONMember("b", .binary([0, 1, 2, 0xFF])),
             JSONMember("e", .binary([])),
@@ -229,7 +245,11 @@ import Testing
         ErrorCase("1e400", "number out of range", 0),
         ErrorCase("[-1e400]", "number out of range", 1),
         ErrorCase("1.7976931348623159e308", "number out of range", 0),
-        ErrorCase("17976931348623158079372897140530341507993413271003782693617377898044496829276475094664901797758720709633028641669288791094655554785194040263065748867150582068190890200070838367627385484581771153176447573027006985557136695962284291481986083493647529271907416844436551070434271155969950809304288017790417449779200", "number out of range", 0),
+        ErrorCase(
+            "17976931348623158079372897140530341507993413271003782693617377898044496829276475094664901797758720709633028641669288791094655554785194040263065748867150582068190890200070838367627385484581771153176447573027006985557136695962284291481986083493647529271907416844436551070434271155969950809304288017790417449779200",
+            "number out of range",
+            0
+        ),
         ErrorCase("1e99999999999999999999999", "number out of range", 0),
         ErrorCase("tru", "invalid literal", 0),
         ErrorCase("nul", "invalid literal", 0),
@@ -262,8 +282,16 @@ import Testing
         ErrorCase(bytes: [0x22] + Array("abcdefghijklmnop".utf8) + [0x80, 0x22], "invalid UTF-8 in string", 17),
         ErrorCase(bytes: [0xEF, 0xBB, 0xBF, 0x31], "unexpected byte, expected a value", 0),  // BOM
         ErrorCase(bytes: [0x5B, 0x00, 0x5D], "unexpected byte, expected a value", 1),
-        ErrorCase(String(repeating: "[", count: 513) + String(repeating: "]", count: 513), "nesting depth exceeds 512", 512),
-        ErrorCase(String(repeating: #"{"a":"#, count: 513) + "1" + String(repeating: "}", count: 513), "nesting depth exceeds 512", 512 * 5),
+        ErrorCase(
+            String(repeating: "[", count: 513) + String(repeating: "]", count: 513),
+            "nesting depth exceeds 512",
+            512
+        ),
+        ErrorCase(
+            String(repeating: #"{"a":"#, count: 513) + "1" + String(repeating: "}", count: 513),
+            "nesting depth exceeds 512",
+            512 * 5
+        ),
         ErrorCase(String(repeating: "[", count: 100_000), "nesting depth exceeds 512", 512),
     ]
 
@@ -292,8 +320,10 @@ import Testing
     // MARK: - Base64
 
     @Test func base64() {
-        let vectors = [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="),
-                       ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")]
+        let vectors = [
+            ("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy"),
+        ]
         for (plain, encoded) in vectors {
             #expect(Base64.encode(Array(plain.utf8)) == encoded)
             #expect(Base64.decode(encoded) == Array(plain.utf8))
@@ -353,10 +383,15 @@ import Testing
         (.array([.int(1), .int(2)]), [0x92, 0x01, 0x02]),
         (.array(Array(repeating: .null, count: 15)), [0x9F] + Array(repeating: 0xC0, count: 15)),
         (.array(Array(repeating: .null, count: 16)), [0xDC, 0x00, 0x10] + Array(repeating: 0xC0, count: 16)),
-        (.array(Array(repeating: .null, count: 65536)), [0xDD, 0x00, 0x01, 0x00, 0x00] + Array(repeating: 0xC0, count: 65536)),
+        (
+            .array(Array(repeating: .null, count: 65536)),
+            [0xDD, 0x00, 0x01, 0x00, 0x00] + Array(repeating: 0xC0, count: 65536)
+        ),
         (.object([]), [0x80]),
-        (.object((0..<16).map { JSONMember(String(UnicodeScalar(UInt8(0x61 + $0))), .int(Int64($0))) }),
-         [0xDE, 0x00, 0x10] + (0..<16).flatMap { [0xA1, UInt8(0x61 + $0), UInt8($0)] }),
+        (
+            .object((0..<16).map { JSONMember(String(UnicodeScalar(UInt8(0x61 + $0))), .int(Int64($0))) }),
+            [0xDE, 0x00, 0x10] + (0..<16).flatMap { [0xA1, UInt8(0x61 + $0), UInt8($0)] }
+        ),
     ]
 
     @Test func msgpackSpecVectors() throws {
@@ -464,9 +499,17 @@ import Testing
         ErrorCase(bytes: [0xD8, 0x01, 0x00], "truncated fixext16: needs 17 bytes, 2 remain", 0),
         ErrorCase(bytes: [0x93, 0x01], "truncated array: declares 3 elements, 1 bytes remain", 0),
         ErrorCase(bytes: [0xDC, 0xFF, 0xFF], "truncated array: declares 65535 elements, 0 bytes remain", 0),
-        ErrorCase(bytes: [0xDD, 0xFF, 0xFF, 0xFF, 0xFF, 0xC0], "truncated array: declares 4294967295 elements, 1 bytes remain", 0),
+        ErrorCase(
+            bytes: [0xDD, 0xFF, 0xFF, 0xFF, 0xFF, 0xC0],
+            "truncated array: declares 4294967295 elements, 1 bytes remain",
+            0
+        ),
         ErrorCase(bytes: [0xDE, 0x00], "truncated map16: needs 2 bytes, 1 remain", 0),
-        ErrorCase(bytes: [0xDF, 0xFF, 0xFF, 0xFF, 0xFF, 0xC0, 0xC0], "truncated map: declares 4294967295 entries, 2 bytes remain", 0),
+        ErrorCase(
+            bytes: [0xDF, 0xFF, 0xFF, 0xFF, 0xFF, 0xC0, 0xC0],
+            "truncated map: declares 4294967295 entries, 2 bytes remain",
+            0
+        ),
         ErrorCase(bytes: [0xA2, 0xC3, 0x28], "invalid UTF-8 in string", 1),
         ErrorCase(bytes: [0xA1, 0xFF], "invalid UTF-8 in string", 1),
         ErrorCase(bytes: [0xA3, 0xED, 0xA0, 0x80], "invalid UTF-8 in string", 1),
@@ -474,12 +517,28 @@ import Testing
         ErrorCase(bytes: [0xD9, 0x0A] + Array("abcdefghi".utf8) + [0x80], "invalid UTF-8 in string", 11),
         ErrorCase(bytes: [0x81, 0xA1, 0xFF, 0xC0], "invalid UTF-8 in string", 2),
         ErrorCase(bytes: [UInt8](repeating: 0x91, count: 513) + [0xC0], "nesting depth exceeds 512", 512),
-        ErrorCase(bytes: Array([[UInt8]](repeating: [0x81, 0xA0], count: 513).joined()) + [0xC0], "nesting depth exceeds 512", 1024),
-        ErrorCase(bytes: [0x81, 0x91] + [UInt8](repeating: 0x91, count: 511) + [0xC0, 0xC0], "nesting depth exceeds 512", 512),
+        ErrorCase(
+            bytes: Array([[UInt8]](repeating: [0x81, 0xA0], count: 513).joined()) + [0xC0],
+            "nesting depth exceeds 512",
+            1024
+        ),
+        ErrorCase(
+            bytes: [0x81, 0x91] + [UInt8](repeating: 0x91, count: 511) + [0xC0, 0xC0],
+            "nesting depth exceeds 512",
+            512
+        ),
         // Non-string keys nested in non-string keys would grow exponentially when re-escaped.
-        ErrorCase(bytes: [UInt8](repeating: 0x81, count: 513) + [UInt8](repeating: 0xC0, count: 514), "non-string map key inside a non-string map key", 2),
+        ErrorCase(
+            bytes: [UInt8](repeating: 0x81, count: 513) + [UInt8](repeating: 0xC0, count: 514),
+            "non-string map key inside a non-string map key",
+            2
+        ),
         ErrorCase(bytes: [0x81, 0x91, 0x81, 0x01, 0x02, 0xC0], "non-string map key inside a non-string map key", 3),
-        ErrorCase(bytes: [0x81, 0x81, 0xA1, 0x61, 0x81, 0xC0, 0xC0, 0xC0], "non-string map key inside a non-string map key", 5),
+        ErrorCase(
+            bytes: [0x81, 0x81, 0xA1, 0x61, 0x81, 0xC0, 0xC0, 0xC0],
+            "non-string map key inside a non-string map key",
+            5
+        ),
         ErrorCase(bytes: [UInt8](repeating: 0x91, count: 100_000), "nesting depth exceeds 512", 512),
     ]
 
@@ -502,11 +561,15 @@ import Testing
         let deepKeys = [0x81] + Array([[UInt8]](repeating: [0x91], count: 511).joined()) + [0xC0, 0xC0]
         try MessagePack.validate(deepKeys)
         let decoded = try MessagePack.decode(deepKeys)
-        #expect(decoded == .object([JSONMember(String(repeating: "[", count: 511) + "null" + String(repeating: "]", count: 511), .null)]))
+        #expect(
+            decoded
+                == .object([
+                    JSONMember(String(repeating: "[", count: 511) + "null" + String(repeating: "]", count: 511), .null)
+                ])
+        )
     }
 
     // MARK: - Property tests
-
 
     static let scalarPool: [Unicode.Scalar] = [
         "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\r", "\u{0}", "\u{1}", "\u{1F}", "\u{7F}",
@@ -533,8 +596,11 @@ import Testing
     static func randomDouble(_ rng: inout SplitMix64) -> Double {
         switch rng.below(5) {
         case 0: return Double(Int64(bitPattern: rng.next()) >> rng.below(64)) / 1000
-        case 1: return [0.0, -0.0, 1.0, -1.0, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
-                        .leastNonzeroMagnitude, .leastNormalMagnitude, 0.1, 1e22, 1e23, 9007199254740994][rng.below(12)]
+        case 1:
+            return [
+                0.0, -0.0, 1.0, -1.0, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+                .leastNonzeroMagnitude, .leastNormalMagnitude, 0.1, 1e22, 1e23, 9_007_199_254_740_994,
+            ][rng.below(12)]
         default:
             while true {
                 let d = Double(bitPattern: rng.next())
@@ -545,8 +611,11 @@ import Testing
 
     static func randomInt(_ rng: inout SplitMix64) -> Int64 {
         switch rng.below(4) {
-        case 0: return [0, 1, -1, 31, -32, -33, 127, 128, -128, -129, 255, 256, 65535, 65536, -32768, -32769,
-                        Int64(Int32.max), Int64(Int32.min), Int64(UInt32.max), .max, .min][rng.below(21)]
+        case 0:
+            return [
+                0, 1, -1, 31, -32, -33, 127, 128, -128, -129, 255, 256, 65535, 65536, -32768, -32769,
+                Int64(Int32.max), Int64(Int32.min), Int64(UInt32.max), .max, .min,
+            ][rng.below(21)]
         case 1: return Int64(rng.below(200)) - 100
         default: return Int64(bitPattern: rng.next()) >> rng.below(64)
         }
@@ -563,7 +632,9 @@ import Testing
         case 6: return .string(randomString(&rng))
         case 7:
             if binary {
-                return .binary((0..<(rng.chance(5) ? 300 : rng.below(10))).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+                return .binary(
+                    (0..<(rng.chance(5) ? 300 : rng.below(10))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                )
             }
             return .string(randomString(&rng))
         case 8:
@@ -571,9 +642,14 @@ import Testing
             return .array((0..<count).map { _ in randomTree(&rng, depth: depth + 1, binary: binary) })
         default:
             let count = rng.chance(5) ? 16 + rng.below(10) : rng.below(6)
-            return .object((0..<count).map { _ in
-                JSONMember(rng.chance(10) ? "dup" : randomString(&rng), randomTree(&rng, depth: depth + 1, binary: binary))
-            })
+            return .object(
+                (0..<count).map { _ in
+                    JSONMember(
+                        rng.chance(10) ? "dup" : randomString(&rng),
+                        randomTree(&rng, depth: depth + 1, binary: binary)
+                    )
+                }
+            )
         }
     }
 
@@ -597,10 +673,13 @@ import Testing
     }
 
     /// Bytes that look a lot like JSON, to reach deep into the parser.
-    static let jsonTokens: [[UInt8]] = [
-        "{", "}", "[", "]", ",", ":", "\"", "\\", "u", "d8", "dc", "00", "0", "1", "9", "-", "+", ".", "e", "E",
-        "true", "false", "null", "tru", " ", "\n", "\"a\"", "\"k\":", "1e400", "\\ud800", "\\udc00", "NaN",
-    ].map { Array($0.utf8) } + [[0x01], [0x7F], [0xFF], [0xC3, 0xA9], [0xC3], [0xED, 0xA0, 0x80], [0xF0, 0x9F, 0x98, 0x80]]
+    static let jsonTokens: [[UInt8]] =
+        [
+            "{", "}", "[", "]", ",", ":", "\"", "\\", "u", "d8", "dc", "00", "0", "1", "9", "-", "+", ".", "e", "E",
+            "true", "false", "null", "tru", " ", "\n", "\"a\"", "\"k\":", "1e400", "\\ud800", "\\udc00", "NaN",
+        ].map { Array($0.utf8) } + [
+            [0x01], [0x7F], [0xFF], [0xC3, 0xA9], [0xC3], [0xED, 0xA0, 0x80], [0xF0, 0x9F, 0x98, 0x80],
+        ]
 
     static func mutate(_ input: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
         var b = input

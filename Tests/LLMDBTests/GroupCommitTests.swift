@@ -6,14 +6,17 @@ import Testing
     @Test func concurrentWritersShareCommitsAndEachGetsItsOwnTxID() throws {
         let tmp = try TempDatabase(sync: .full)
         let db = tmp.db
-        let threads = 8, perThread = 40
+        let threads = 8
+        let perThread = 40
         let results = LockedArray<Commit>()
         let group = DispatchGroup()
         for th in 0..<threads {
             group.enter()
             Thread {
                 for i in 0..<perThread {
-                    if let c = try? db.write({ try $0.put(Key("t\(th)-\(i)"), .raw("\(th)/\(i)")) }) { results.append(c) }
+                    if let c = try? db.write({ try $0.put(Key("t\(th)-\(i)"), .raw("\(th)/\(i)")) }) {
+                        results.append(c)
+                    }
                 }
                 group.leave()
             }.start()
@@ -26,7 +29,9 @@ import Testing
         let s = try db.stats()
         #expect(s.groupedWrites == threads * perThread)
         #expect(s.groupCommits < threads * perThread, "no commit was shared: \(s.groupCommits) groups")
-        for th in 0..<threads { #expect(try db.get(Key("t\(th)-\(perThread - 1)"))?.value == .raw("\(th)/\(perThread - 1)")) }
+        for th in 0..<threads {
+            #expect(try db.get(Key("t\(th)-\(perThread - 1)"))?.value == .raw("\(th)/\(perThread - 1)"))
+        }
         #expect(try db.verify().ok)
     }
 
@@ -73,6 +78,14 @@ final class LockedArray<T>: @unchecked Sendable {
     // @unchecked Sendable: every access holds `lock`.
     private let lock = NSLock()
     private var items: [T] = []
-    func append(_ x: T) { lock.lock(); items.append(x); lock.unlock() }
-    var values: [T] { lock.lock(); defer { lock.unlock() }; return items }
+    func append(_ x: T) {
+        lock.lock()
+        items.append(x)
+        lock.unlock()
+    }
+    var values: [T] {
+        lock.lock()
+        defer { lock.unlock() }
+        return items
+    }
 }

@@ -53,7 +53,8 @@ private struct TxScript: Hashable, CustomStringConvertible {
     }
 
     var description: String {
-        (reopen ? "reopen " : "") + "@\(clock)\(explicit.map { "!\($0)" } ?? ""): " + ops.map(Self.describe).joined(separator: "; ")
+        (reopen ? "reopen " : "") + "@\(clock)\(explicit.map { "!\($0)" } ?? ""): "
+            + ops.map(Self.describe).joined(separator: "; ")
     }
 
     static func describe(_ script: [TxScript]) -> String {
@@ -69,7 +70,9 @@ private struct TxScript: Hashable, CustomStringConvertible {
             if line.isEmpty || line.hasPrefix("#") { continue }
             let reopen = line.hasPrefix("reopen ")
             if reopen { line = String(line.dropFirst("reopen ".count)) }
-            guard line.hasPrefix("@"), let colon = line.firstIndex(of: ":") else { throw ParseError(description: "bad line: \(line)") }
+            guard line.hasPrefix("@"), let colon = line.firstIndex(of: ":") else {
+                throw ParseError(description: "bad line: \(line)")
+            }
             let head = line[line.index(after: line.startIndex)..<colon].split(separator: "!")
             guard let clock = Int64(head[0]) else { throw ParseError(description: "bad clock: \(line)") }
             let explicit = head.count > 1 ? Int64(head[1]) : nil
@@ -79,7 +82,10 @@ private struct TxScript: Hashable, CustomStringConvertible {
                 guard w.count >= 2, let key = keys.first(where: { $0.name == w[1] })?.bytes else {
                     throw ParseError(description: "bad op: \(opText)")
                 }
-                if w[0] == "erase" { ops.append(.erase(key)); continue }
+                if w[0] == "erase" {
+                    ops.append(.erase(key))
+                    continue
+                }
                 guard w.count >= 3 else { throw ParseError(description: "bad op: \(opText)") }
                 let bounds = w[2].components(separatedBy: "..")
                 guard bounds.count == 2 else { throw ParseError(description: "bad range: \(opText)") }
@@ -272,9 +278,18 @@ private final class ModelHarness {
                 for op in tx.ops {
                     switch op {
                     case .put(let k, let v, let from, let to):
-                        try b.put(Key(k), try Self.value(v), validFrom: from.map { Instant(microseconds: $0) }, validTo: to.map { Instant(microseconds: $0) })
+                        try b.put(
+                            Key(k),
+                            try Self.value(v),
+                            validFrom: from.map { Instant(microseconds: $0) },
+                            validTo: to.map { Instant(microseconds: $0) }
+                        )
                     case .delete(let k, let from, let to):
-                        try b.delete(Key(k), validFrom: from.map { Instant(microseconds: $0) }, validTo: to.map { Instant(microseconds: $0) })
+                        try b.delete(
+                            Key(k),
+                            validFrom: from.map { Instant(microseconds: $0) },
+                            validTo: to.map { Instant(microseconds: $0) }
+                        )
                     case .erase(let k):
                         try b.erase(Key(k))
                     }
@@ -291,7 +306,8 @@ private final class ModelHarness {
         switch expected {
         case .success(let id): want = "commit tx\(id)(\(next.txTime(of: id)))"
         case .failure(.invalidTimeRange): want = "error \(LLMDBError.Code.invalidTimeRange.name)"
-        case .failure(.transactionTimeNotIncreasing): want = "error \(LLMDBError.Code.transactionTimeNotIncreasing.name)"
+        case .failure(.transactionTimeNotIncreasing):
+            want = "error \(LLMDBError.Code.transactionTimeNotIncreasing.name)"
         }
         if case .failure = expected { refusedTxs += 1 }
         model = next
@@ -299,7 +315,9 @@ private final class ModelHarness {
         compare("write result of `\(tx)`", want, real)
     }
 
-    static let allKinds = ["open put", "range put", "open delete", "range delete", "erase", "start at tx time", "range to +inf"]
+    static let allKinds = [
+        "open put", "range put", "open delete", "range delete", "erase", "start at tx time", "range to +inf",
+    ]
 
     static func kinds(of op: ReferenceModel.Op) -> [String] {
         func bounds(_ from: Int64?, _ to: Int64?) -> [String] {
@@ -330,8 +348,12 @@ private final class ModelHarness {
     static func row(_ f: Fact, point: Bool) -> ReferenceModel.Row {
         ReferenceModel.Row(
             key: f.key.partition == 0 ? f.key.bytes : [0xEE] + f.key.bytes,
-            value: f.value.map(text), validFrom: f.validFrom.microseconds,
-            validTo: point ? nil : f.validTo?.microseconds, txID: f.txID, txTime: f.txTime.microseconds)
+            value: f.value.map(text),
+            validFrom: f.validFrom.microseconds,
+            validTo: point ? nil : f.validTo?.microseconds,
+            txID: f.txID,
+            txTime: f.txTime.microseconds
+        )
     }
 
     /// The model's values are strings; `json:<text>` stands for a JSON value.
@@ -417,8 +439,11 @@ private final class ModelHarness {
                         compare("get(\(TxScript.keyName(k))) \(where_())", model.get(k, validAt: v, tx: p.tx), gets[i])
                     }
                     for (i, (pre, limit)) in scanArgs.enumerated() {
-                        compare("scan(prefix: \(ReferenceModel.show(pre)), limit: \(limit)) \(where_())",
-                                model.scan(prefix: pre, validAt: v, tx: p.tx, limit: limit), scans[i])
+                        compare(
+                            "scan(prefix: \(ReferenceModel.show(pre)), limit: \(limit)) \(where_())",
+                            model.scan(prefix: pre, validAt: v, tx: p.tx, limit: limit),
+                            scans[i]
+                        )
                     }
                 } catch {
                     compare("read \(where_())", "no error", "\(error)")
@@ -437,7 +462,8 @@ private final class ModelHarness {
             // costliest reads, so not every kind every time).
             let ws: [[ReferenceModel.Window]] = keys.map { _ in
                 (0..<windowsPerKey).map { _ in
-                    var a = rng.pick(vs), b = rng.pick(vs)
+                    var a = rng.pick(vs)
+                    var b = rng.pick(vs)
                     if a > b { swap(&a, &b) }
                     switch rng.below(4) {
                     case 0: return .all
@@ -449,16 +475,28 @@ private final class ModelHarness {
             }
             do {
                 let (hist, corr, lines) = try db.read(validAt: Self.instant(0), tx: p.selector) {
-                    (snap: borrowing Snapshot) -> ([[ReferenceModel.Row]], [[ReferenceModel.Row]], [[[ReferenceModel.Run]]]) in
-                    let hist = try keys.map { try snap.history(of: Key($0), withCorrections: false).map { Self.row($0, point: false) } }
-                    let corr = try keys.map { try snap.history(of: Key($0), withCorrections: true).map { Self.row($0, point: false) } }
-                    let lines = try keys.indices.map { i in try ws[i].map { w in try snap.timeline(of: Key(keys[i]), window: Self.window(w)).map(Self.run) } }
+                    (
+                        snap: borrowing Snapshot
+                    ) -> ([[ReferenceModel.Row]], [[ReferenceModel.Row]], [[[ReferenceModel.Run]]]) in
+                    let hist = try keys.map {
+                        try snap.history(of: Key($0), withCorrections: false).map { Self.row($0, point: false) }
+                    }
+                    let corr = try keys.map {
+                        try snap.history(of: Key($0), withCorrections: true).map { Self.row($0, point: false) }
+                    }
+                    let lines = try keys.indices.map { i in
+                        try ws[i].map { w in try snap.timeline(of: Key(keys[i]), window: Self.window(w)).map(Self.run) }
+                    }
                     return (hist, corr, lines)
                 }
                 for (i, k) in keys.enumerated() {
                     let name = TxScript.keyName(k)
                     compare("history(\(name)) as of \(p)", model.history(k, tx: p.tx, withCorrections: false), hist[i])
-                    compare("history(\(name), withCorrections: true) as of \(p)", model.history(k, tx: p.tx, withCorrections: true), corr[i])
+                    compare(
+                        "history(\(name), withCorrections: true) as of \(p)",
+                        model.history(k, tx: p.tx, withCorrections: true),
+                        corr[i]
+                    )
                     let runs = model.timeline(k, tx: p.tx)
                     for (j, w) in ws[i].enumerated() {
                         compare("timeline(\(name), \(w)) as of \(p)", ReferenceModel.filter(runs, w), lines[i][j])
@@ -558,9 +596,12 @@ private enum ModelReplay {
                 points += [h.point(id: latest - 1), h.point(time: t), h.point(time: t - 1)]
             }
             h.checkHistories(at: points, rng: &rng)
-            h.checkGets(at: thorough ? points : [h.latestPoint],
-                        validTimes: thorough ? h.validTimes() : h.sampleValidTimes(&rng, 16),
-                        limits: [1, 2, Int.max], rng: &rng)
+            h.checkGets(
+                at: thorough ? points : [h.latestPoint],
+                validTimes: thorough ? h.validTimes() : h.sampleValidTimes(&rng, 16),
+                limits: [1, 2, Int.max],
+                rng: &rng
+            )
             if h.mismatch != nil { return h.mismatch }
         }
         h.finalCheck(&rng, validTimesPerTx: thorough ? 1_000 : 20)
@@ -581,7 +622,12 @@ private enum ModelReplay {
             while i < best.count && Date() < deadline {
                 var candidate = best
                 candidate.removeSubrange(i..<min(best.count, i + chunk))
-                if !candidate.isEmpty && fails(candidate) { best = candidate; removed = true } else { i += chunk }
+                if !candidate.isEmpty && fails(candidate) {
+                    best = candidate
+                    removed = true
+                } else {
+                    i += chunk
+                }
             }
             if !removed { chunk /= 2 }
         }
@@ -605,7 +651,8 @@ private enum ModelReplay {
 @Suite struct ModelBasedTests {
     /// Fixed seeds; `LLMDB_MODEL_SEEDS=11,12,13` and `LLMDB_MODEL_TXS=5000` override them
     /// for longer soak runs.
-    static let seeds: [UInt64] = ProcessInfo.processInfo.environment["LLMDB_MODEL_SEEDS"]
+    static let seeds: [UInt64] =
+        ProcessInfo.processInfo.environment["LLMDB_MODEL_SEEDS"]
         .map { $0.split(separator: ",").compactMap { UInt64($0) } } ?? [1, 2, 3, 4, 5, 6, 7, 8]
     static let transactionsPerSeed = ProcessInfo.processInfo.environment["LLMDB_MODEL_TXS"].flatMap { Int($0) } ?? 300
 
@@ -624,15 +671,19 @@ private enum ModelReplay {
         if h.mismatch == nil { h.finalCheck(&rng, validTimesPerTx: 4) }
         if h.mismatch != nil {
             let shrunk = ModelReplay.shrink(h.script, budget: 60)
-            Issue.record("""
+            Issue.record(
+                """
                 \(h.report)
                 shrunk script (\(shrunk.count) transactions) that still fails:
                 \(TxScript.describe(shrunk))
                 replaying it: \(((try? ModelReplay.firstMismatch(shrunk)) ?? nil) ?? "passes?")
-                """)
+                """
+            )
             return
         }
-        print("ModelBasedTests seed \(seed): \(h.script.count) transactions (\(h.refusedTxs) refused, \(h.reopens) reopens), \(h.ops) ops, \(h.comparisons) comparisons, final tx \(h.model.latestTx), max entries per key \(h.model.store.values.map(\.count).max() ?? 0); ops by kind: \(ModelHarness.allKinds.map { "\($0) \(h.opKinds[$0, default: 0])" }.joined(separator: ", "))")
+        print(
+            "ModelBasedTests seed \(seed): \(h.script.count) transactions (\(h.refusedTxs) refused, \(h.reopens) reopens), \(h.ops) ops, \(h.comparisons) comparisons, final tx \(h.model.latestTx), max entries per key \(h.model.store.values.map(\.count).max() ?? 0); ops by kind: \(ModelHarness.allKinds.map { "\($0) \(h.opKinds[$0, default: 0])" }.joined(separator: ", "))"
+        )
         #expect(h.ops >= Self.transactionsPerSeed)
         #expect(h.comparisons >= 50_000)
         #expect(h.refusedTxs > 0)

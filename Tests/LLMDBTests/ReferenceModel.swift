@@ -164,8 +164,12 @@ struct ReferenceModel {
 
     /// One put (`value != nil`) or delete (`value == nil`) of `key`.
     static func write(
-        _ store: inout [KeyBytes: [Entry]], _ key: KeyBytes, _ value: String?,
-        start: Int64, end: Int64?, tx: UInt64
+        _ store: inout [KeyBytes: [Entry]],
+        _ key: KeyBytes,
+        _ value: String?,
+        start: Int64,
+        end: Int64?,
+        tx: UInt64
     ) throws(Failure) {
         var entries = store[key] ?? []
         if let end {
@@ -216,7 +220,14 @@ struct ReferenceModel {
             best = e
         }
         guard let best, let value = best.value else { return nil }
-        return Row(key: key, value: value, validFrom: best.validFrom, validTo: nil, txID: best.tx, txTime: txTime(of: best.tx))
+        return Row(
+            key: key,
+            value: value,
+            validFrom: best.validFrom,
+            validTo: nil,
+            txID: best.tx,
+            txTime: txTime(of: best.tx)
+        )
     }
 
     /// Rule 8: the history of `key` as of tx `t`.
@@ -232,8 +243,14 @@ struct ReferenceModel {
         var validTo: [Int64: Int64] = [:]
         for (v, next) in zip(starts, starts.dropFirst()) { validTo[v] = next }
         func row(_ e: Entry) -> Row {
-            Row(key: key, value: e.value, validFrom: e.validFrom, validTo: validTo[e.validFrom],
-                txID: e.tx, txTime: txTime(of: e.tx))
+            Row(
+                key: key,
+                value: e.value,
+                validFrom: e.validFrom,
+                validTo: validTo[e.validFrom],
+                txID: e.tx,
+                txTime: txTime(of: e.tx)
+            )
         }
         if withCorrections {
             return visible.sorted(by: Self.precedes).map(row)

@@ -61,7 +61,8 @@ extension Database {
         let s = try stats()
         let log = try transactions()
         let all = try read(validAt: .endOfTime) { try $0.scan(prefix: Key([], partition: 0)) }
-        return "\(s.entries)|\(s.transactions)|\(log.map(\.txID))|\(all.map { "\($0.key)=\($0.value?.payload ?? [])@\($0.txID)" })"
+        return
+            "\(s.entries)|\(s.transactions)|\(log.map(\.txID))|\(all.map { "\($0.key)=\($0.value?.payload ?? [])@\($0.txID)" })"
     }
 }
 

@@ -95,7 +95,9 @@ import Testing
         #expect(try db.get(a, validAt: t(100))?.value == .json(#"{"score":7.2}"#))
         #expect(try db.get(a, validAt: t(100), tx: .id(c1.txID))?.value == .json(#"{"score":8.5}"#))
         #expect(try db.get(a, validAt: t(100), tx: .time(c1.txTime))?.value == .json(#"{"score":8.5}"#))
-        #expect(try db.get(a, validAt: t(100), tx: .time(c2.txTime.advanced(by: -1)))?.value == .json(#"{"score":8.5}"#))
+        #expect(
+            try db.get(a, validAt: t(100), tx: .time(c2.txTime.advanced(by: -1)))?.value == .json(#"{"score":8.5}"#)
+        )
         #expect(try db.history(of: a).count == 1)
         let all = try db.history(of: a, withCorrections: true)
         #expect(all.map(\.txID) == [c1.txID, c2.txID])
@@ -248,7 +250,10 @@ import Testing
     @Test func keysWithZeroBytesAndPrefixKeysStaySeparate() throws {
         let tmp = try TempDatabase()
         let db = tmp.db
-        let k0 = Key([0x61]), k1 = Key([0x61, 0x00]), k2 = Key([0x61, 0x00, 0x62]), k3 = Key([0x61, 0x62])
+        let k0 = Key([0x61])
+        let k1 = Key([0x61, 0x00])
+        let k2 = Key([0x61, 0x00, 0x62])
+        let k3 = Key([0x61, 0x62])
         try db.write { b in
             for (i, k) in [k0, k1, k2, k3].enumerated() { try b.put(k, .raw("\(i)"), validFrom: t(0)) }
         }

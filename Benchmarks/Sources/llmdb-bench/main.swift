@@ -25,9 +25,15 @@ func scaled(_ n: Int) -> Int { max(1, Int((Double(n) * scale).rounded())) }
 @inline(__always) func setKey(_ bytes: inout [UInt8], _ i: Int) {
     var v = i
     bytes.withUnsafeMutableBufferPointer { b in
-        b[0] = 0x6B; b[1] = 0x65; b[2] = 0x79
+        b[0] = 0x6B
+        b[1] = 0x65
+        b[2] = 0x79
         var d = 10
-        while d >= 3 { b[d] = UInt8(48 + v % 10); v /= 10; d -= 1 }
+        while d >= 3 {
+            b[d] = UInt8(48 + v % 10)
+            v /= 10
+            d -= 1
+        }
     }
 }
 
@@ -37,13 +43,31 @@ func makeValue(_ v: Int) -> [UInt8] {
     [UInt8](unsafeUninitializedCapacity: 100) { b, count in
         var digits: (UInt64, Int) = (0, 0)  // reversed digits packed in a UInt64 (v < 10^16)
         var u = v
-        repeat { digits.0 = digits.0 << 4 | UInt64(u % 10); digits.1 += 1; u /= 10 } while u > 0
+        repeat {
+            digits.0 = digits.0 << 4 | UInt64(u % 10)
+            digits.1 += 1
+            u /= 10
+        } while u > 0
         var p = 0
-        for c in "{\"v\":".utf8 { b[p] = c; p += 1 }
-        for _ in 0..<digits.1 { b[p] = UInt8(48 + digits.0 & 0xF); digits.0 >>= 4; p += 1 }
-        for c in ",\"pad\":\"".utf8 { b[p] = c; p += 1 }
-        while p < 98 { b[p] = UInt8(ascii: "x"); p += 1 }
-        b[98] = UInt8(ascii: "\""); b[99] = UInt8(ascii: "}")
+        for c in "{\"v\":".utf8 {
+            b[p] = c
+            p += 1
+        }
+        for _ in 0..<digits.1 {
+            b[p] = UInt8(48 + digits.0 & 0xF)
+            digits.0 >>= 4
+            p += 1
+        }
+        for c in ",\"pad\":\"".utf8 {
+            b[p] = c
+            p += 1
+        }
+        while p < 98 {
+            b[p] = UInt8(ascii: "x")
+            p += 1
+        }
+        b[98] = UInt8(ascii: "\"")
+        b[99] = UInt8(ascii: "}")
         count = 100
     }
 }
@@ -56,7 +80,9 @@ func now() -> Double {
 
 func report(_ workload: String, ops: Int, seconds: Double) {
     let ns = seconds * 1e9 / Double(ops)
-    print(#"{"system":"llmdb","workload":"\#(workload)","ops":\#(ops),"seconds":\#(seconds),"ns_per_op":\#(ns),"ops_per_sec":\#(Double(ops) / seconds)}"#)
+    print(
+        #"{"system":"llmdb","workload":"\#(workload)","ops":\#(ops),"seconds":\#(seconds),"ns_per_op":\#(ns),"ops_per_sec":\#(Double(ops) / seconds)}"#
+    )
     fflush(nil)
 }
 
@@ -95,7 +121,10 @@ func bulkLoad() throws {
     prngReset()
     var perm = Array(0..<n)
     var i = n - 1
-    while i >= 1 { perm.swapAt(i, randBelow(i + 1)); i -= 1 }
+    while i >= 1 {
+        perm.swapAt(i, randBelow(i + 1))
+        i -= 1
+    }
     var key = Key([UInt8](repeating: 0, count: 11))
     let t0 = now()
     var k = 0
@@ -148,7 +177,11 @@ func versions(_ d: Int) throws {
         for j in 0..<d {
             try batch.put(key, .raw(makeValue(k * d + j)), validFrom: Instant(microseconds: Int64(1000 + 10 * j)))
             pending += 1
-            if pending == 10_000 { try db.commit(batch); batch = WriteBatch(); pending = 0 }
+            if pending == 10_000 {
+                try db.commit(batch)
+                batch = WriteBatch()
+                pending = 0
+            }
         }
     }
     if pending > 0 { try db.commit(batch) }
@@ -183,7 +216,8 @@ func prefixScan() throws {
     let scans = scaled(10_000)
     prngReset()
     var prefix = Key([UInt8](repeating: 0, count: 11))
-    var rows = 0, checksum = 0
+    var rows = 0
+    var checksum = 0
     let t0 = now()
     var done = 0
     while done < scans {
@@ -197,7 +231,8 @@ func prefixScan() throws {
                     checksum &+= Int(row.encodedKey.count) + row.value.payload.count
                     return true
                 }
-                prefix.bytes.append(0); prefix.bytes.append(0)
+                prefix.bytes.append(0)
+                prefix.bytes.append(0)
             }
         }
         done = end
@@ -233,12 +268,18 @@ func durable(_ threads: Int) throws {
     if let failure { throw failure }
     report("durable_commit_\(threads)", ops: total, seconds: seconds)
     let s = try db.stats()
-    FileHandle.standardError.write("durable_commit_\(threads): \(s.groupedWrites) writes in \(s.groupCommits) group commits (\(Double(s.groupedWrites) / Double(max(1, s.groupCommits))) per commit)\n".data(using: .utf8)!)
+    FileHandle.standardError.write(
+        "durable_commit_\(threads): \(s.groupedWrites) writes in \(s.groupCommits) group commits (\(Double(s.groupedWrites) / Double(max(1, s.groupCommits))) per commit)\n"
+            .data(using: .utf8)!
+    )
 }
 
 // MARK: Main
 
-let all = ["bulk_load", "point_read", "versions_1", "versions_10", "versions_100", "versions_1000", "prefix_scan", "durable_commit_1", "durable_commit_8"]
+let all = [
+    "bulk_load", "point_read", "versions_1", "versions_10", "versions_100", "versions_1000", "prefix_scan",
+    "durable_commit_1", "durable_commit_8",
+]
 var workloads: [String] = []
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
@@ -249,7 +290,9 @@ while let a = args.popFirst() {
         let w = args.popFirst() ?? "all"
         workloads = w == "all" ? all : w.split(separator: ",").map(String.init)
     case "-h", "--help":
-        print("usage: llmdb-bench --dir DIR --workload W[,W2,...]|all [--scale S]\nworkloads: \(all.joined(separator: " "))")
+        print(
+            "usage: llmdb-bench --dir DIR --workload W[,W2,...]|all [--scale S]\nworkloads: \(all.joined(separator: " "))"
+        )
         exit(0)
     default:
         FileHandle.standardError.write("llmdb-bench: unknown argument \(a)\n".data(using: .utf8)!)
@@ -257,7 +300,11 @@ while let a = args.popFirst() {
     }
 }
 guard !dir.isEmpty, !workloads.isEmpty, workloads.allSatisfy(all.contains) else {
-    FileHandle.standardError.write("llmdb-bench: need --dir DIR and --workload W (one of \(all.joined(separator: ", ")) or all)\n".data(using: .utf8)!)
+    FileHandle.standardError.write(
+        "llmdb-bench: need --dir DIR and --workload W (one of \(all.joined(separator: ", ")) or all)\n".data(
+            using: .utf8
+        )!
+    )
     exit(2)
 }
 try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

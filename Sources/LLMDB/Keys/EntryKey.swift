@@ -10,14 +10,19 @@ enum EntryKey {
 
     @inline(__always)
     static func appendU32(_ v: UInt32, to out: inout [UInt8]) {
-        out.append(UInt8(truncatingIfNeeded: v >> 24)); out.append(UInt8(truncatingIfNeeded: v >> 16))
-        out.append(UInt8(truncatingIfNeeded: v >> 8)); out.append(UInt8(truncatingIfNeeded: v))
+        out.append(UInt8(truncatingIfNeeded: v >> 24))
+        out.append(UInt8(truncatingIfNeeded: v >> 16))
+        out.append(UInt8(truncatingIfNeeded: v >> 8))
+        out.append(UInt8(truncatingIfNeeded: v))
     }
 
     @inline(__always)
     static func appendU64(_ v: UInt64, to out: inout [UInt8]) {
         var s = 56
-        while s >= 0 { out.append(UInt8(truncatingIfNeeded: v >> UInt64(s))); s -= 8 }
+        while s >= 0 {
+            out.append(UInt8(truncatingIfNeeded: v >> UInt64(s)))
+            s -= 8
+        }
     }
 
     /// Instants sort as unsigned big-endian with the sign bit flipped.
@@ -43,7 +48,8 @@ enum EntryKey {
     /// `[partition][escaped key][00 00]`: the prefix of every entry of exactly this key.
     static func keyPrefix(_ key: Key) -> [UInt8] {
         var out = prefix(key)
-        out.append(0); out.append(0)
+        out.append(0)
+        out.append(0)
         return out
     }
 

@@ -30,7 +30,8 @@ public struct Key: Hashable, Sendable, Comparable, CustomStringConvertible, Expr
     public static let maxEncodedLength = lmdbKeyLimit - encodingOverhead
 
     public static func < (a: Key, b: Key) -> Bool {
-        (a.partition, 0) < (b.partition, 0) || (a.partition == b.partition && a.bytes.lexicographicallyPrecedes(b.bytes))
+        (a.partition, 0) < (b.partition, 0)
+            || (a.partition == b.partition && a.bytes.lexicographicallyPrecedes(b.bytes))
     }
 
     /// The key as text when it is UTF-8, else as hex. For display only.
@@ -44,7 +45,10 @@ public struct Key: Hashable, Sendable, Comparable, CustomStringConvertible, Expr
         if bytes.isEmpty { throw LLMDBError(.emptyKey, "the key is empty; a key needs at least one byte") }
         let escaped = bytes.count + bytes.lazy.filter { $0 == 0 }.count
         if escaped > Key.maxEncodedLength {
-            throw LLMDBError(.keyTooLong, "the key is \(escaped) bytes (escaped); the limit is \(Key.maxEncodedLength) bytes (LMDB's \(Key.lmdbKeyLimit)-byte key limit less \(Key.encodingOverhead) bytes of partition, terminator and times)")
+            throw LLMDBError(
+                .keyTooLong,
+                "the key is \(escaped) bytes (escaped); the limit is \(Key.maxEncodedLength) bytes (LMDB's \(Key.lmdbKeyLimit)-byte key limit less \(Key.encodingOverhead) bytes of partition, terminator and times)"
+            )
         }
     }
 }

@@ -24,7 +24,11 @@ extension Snapshot {
         let all = try entries(of: key)
         var latest: [(validFrom: Instant, tx: TxID, value: Value?)] = []
         for e in all {
-            if let last = latest.last, last.validFrom == e.validFrom { latest[latest.count - 1] = e } else { latest.append(e) }
+            if let last = latest.last, last.validFrom == e.validFrom {
+                latest[latest.count - 1] = e
+            } else {
+                latest.append(e)
+            }
         }
         var nextFrom: [Instant: Instant] = [:]
         for i in latest.indices.dropLast() { nextFrom[latest[i].validFrom] = latest[i + 1].validFrom }
@@ -36,7 +40,14 @@ extension Snapshot {
             return v
         }
         return try (withCorrections ? all : latest).map { e in
-            Fact(key: key, value: e.value, validFrom: e.validFrom, validTo: nextFrom[e.validFrom], txID: e.tx, txTime: try time(e.tx))
+            Fact(
+                key: key,
+                value: e.value,
+                validFrom: e.validFrom,
+                validTo: nextFrom[e.validFrom],
+                txID: e.tx,
+                txTime: try time(e.tx)
+            )
         }
     }
 
@@ -93,7 +104,8 @@ extension Database {
     }
 
     /// The timeline of `key` as of transaction `tx`, filtered by a valid-time `window`.
-    public func timeline(of key: Key, window: TimeWindow = .all, asOf tx: TxSelector = .latest) throws -> [TimelineRun] {
+    public func timeline(of key: Key, window: TimeWindow = .all, asOf tx: TxSelector = .latest) throws -> [TimelineRun]
+    {
         try read(tx: tx) { try $0.timeline(of: key, window: window) }
     }
 

@@ -12,7 +12,10 @@ public struct ValueView {
     /// Copies the value out of the map.
     public func value() throws(LLMDBError) -> Value {
         guard tag.isKnown else {
-            throw LLMDBError(.unknownValueTag, "a stored value has the unknown type tag 0x\(String(tag.rawValue, radix: 16).leftPadded(2))")
+            throw LLMDBError(
+                .unknownValueTag,
+                "a stored value has the unknown type tag 0x\(String(tag.rawValue, radix: 16).leftPadded(2))"
+            )
         }
         return Value(unchecked: tag, Array(payload))
     }
@@ -35,7 +38,8 @@ public struct ScanRow {
     /// are stored as they are after the 4-byte partition).
     public func keyEquals(_ bytes: UnsafeRawBufferPointer) -> Bool {
         let n = encodedKey.count - 4 - 18
-        return n == bytes.count && memcmpEqual(UnsafeRawBufferPointer(rebasing: encodedKey[4..<(4 + n)]), bytes, count: n)
+        return n == bytes.count
+            && memcmpEqual(UnsafeRawBufferPointer(rebasing: encodedKey[4..<(4 + n)]), bytes, count: n)
     }
 }
 
@@ -56,11 +60,12 @@ public struct Snapshot: ~Copyable {
     init(_ tx: consuming ReadTransaction, db: Database, validAt: Instant?, asOf selector: TxSelector) throws {
         let cursor = try tx.cursor(db.facts)
         let last = try Self.lastTransaction(tx, db)
-        self.txID = switch selector.kind {
-        case .latest: last.id
-        case .id(let n): min(n, last.id)
-        case .time(let t): try Self.resolve(time: t, tx, db)
-        }
+        self.txID =
+            switch selector.kind {
+            case .latest: last.id
+            case .id(let n): min(n, last.id)
+            case .time(let t): try Self.resolve(time: t, tx, db)
+            }
         self.validTime = validAt ?? max(db.clock.now(), last.time)
         self.cursor = cursor
         self.tx = tx
@@ -123,7 +128,8 @@ public struct Snapshot: ~Copyable {
         let escapedCount = key.bytes.count + zeros
         if escapedCount == 0 || escapedCount > Key.maxEncodedLength { try key.validate() }
         let prefixCount = 4 + escapedCount + 2
-        return try withUnsafeTemporaryAllocation(byteCount: prefixCount + 16, alignment: 8) { (buf) throws -> ValueView? in
+        return try withUnsafeTemporaryAllocation(byteCount: prefixCount + 16, alignment: 8) {
+            (buf) throws -> ValueView? in
             let p = key.partition
             buf.storeBytes(of: p.bigEndian, toByteOffset: 0, as: UInt32.self)
             if zeros == 0 {
@@ -133,14 +139,23 @@ public struct Snapshot: ~Copyable {
             } else {
                 var i = 4
                 for b in key.bytes {
-                    buf[i] = b; i += 1
-                    if b == 0 { buf[i] = 0xFF; i += 1 }
+                    buf[i] = b
+                    i += 1
+                    if b == 0 {
+                        buf[i] = 0xFF
+                        i += 1
+                    }
                 }
             }
-            buf[prefixCount - 2] = 0; buf[prefixCount - 1] = 0
+            buf[prefixCount - 2] = 0
+            buf[prefixCount - 1] = 0
             let keyPart = UnsafeRawBufferPointer(rebasing: buf[0..<prefixCount])
-            guard let e = try Self.asOf(cursor, keyPart: keyPart, probe: buf, validTime: v, tx: txID) else { return nil }
-            guard let first = e.value.first else { throw LLMDBError(.corrupted, "a stored value is empty (no type tag)") }
+            guard let e = try Self.asOf(cursor, keyPart: keyPart, probe: buf, validTime: v, tx: txID) else {
+                return nil
+            }
+            guard let first = e.value.first else {
+                throw LLMDBError(.corrupted, "a stored value is empty (no type tag)")
+            }
             let tag = ValueTag(rawValue: first)
             if tag == .tombstone { return nil }
             let (vf, t) = EntryKey.times(e.key)
@@ -152,8 +167,13 @@ public struct Snapshot: ~Copyable {
     /// the greatest valid_from, then the greatest tx. `probe` holds the key part followed by
     /// 16 bytes of room; `keyPart` is its first part.
     @inline(__always)
-    static func asOf(_ c: borrowing Cursor, keyPart: UnsafeRawBufferPointer, probe: UnsafeMutableRawBufferPointer,
-                     validTime: Instant, tx: TxID) throws -> Cursor.Entry? {
+    static func asOf(
+        _ c: borrowing Cursor,
+        keyPart: UnsafeRawBufferPointer,
+        probe: UnsafeMutableRawBufferPointer,
+        validTime: Instant,
+        tx: TxID
+    ) throws -> Cursor.Entry? {
         if tx == 0 { return nil }
         let n = keyPart.count
         var target = validTime
@@ -162,7 +182,11 @@ public struct Snapshot: ~Copyable {
             probe.storeBytes(of: EntryKey.timeBits(target).bigEndian, toByteOffset: n, as: UInt64.self)
             let (next, overflow) = tx.addingReportingOverflow(1)
             if overflow {
-                probe.storeBytes(of: EntryKey.timeBits(target.advanced(by: 1)).bigEndian, toByteOffset: n, as: UInt64.self)
+                probe.storeBytes(
+                    of: EntryKey.timeBits(target.advanced(by: 1)).bigEndian,
+                    toByteOffset: n,
+                    as: UInt64.self
+                )
                 probe.storeBytes(of: UInt64(0), toByteOffset: n + 8, as: UInt64.self)
             } else {
                 probe.storeBytes(of: next.bigEndian, toByteOffset: n + 8, as: UInt64.self)
@@ -182,7 +206,9 @@ public struct Snapshot: ~Copyable {
 
     /// The fact of `key` as of this snapshot (a copy), or nil when absent or retracted.
     public func get(_ key: Key) throws -> Fact? {
-        guard let (value, vf, t) = try withValue(key, { view in (try view.value(), view.validFrom, view.txID) }) else { return nil }
+        guard let (value, vf, t) = try withValue(key, { view in (try view.value(), view.validFrom, view.txID) }) else {
+            return nil
+        }
         return Fact(key: key, value: value, validFrom: vf, validTo: nil, txID: t, txTime: try transactionTime(t))
     }
 
@@ -220,8 +246,13 @@ public struct Snapshot: ~Copyable {
                     if probe.count < keyPartCount + 16 { probe = [UInt8](repeating: 0, count: keyPartCount + 16) }
                     best = try probe.withUnsafeMutableBytes { p in
                         p.copyMemory(from: keyPart)
-                        return try Self.asOf(cursor, keyPart: keyPart, probe: UnsafeMutableRawBufferPointer(rebasing: p[0..<(keyPartCount + 16)]),
-                                             validTime: validTime, tx: txID)
+                        return try Self.asOf(
+                            cursor,
+                            keyPart: keyPart,
+                            probe: UnsafeMutableRawBufferPointer(rebasing: p[0..<(keyPartCount + 16)]),
+                            validTime: validTime,
+                            tx: txID
+                        )
                     }
                     break
                 }
@@ -234,7 +265,12 @@ public struct Snapshot: ~Copyable {
             }
             if let hit = best, let tag = hit.value.first, tag != ValueTag.tombstone.rawValue {
                 let (vf, t) = EntryKey.times(hit.key)
-                let view = ValueView(payload: UnsafeRawBufferPointer(rebasing: hit.value[1...]), tag: ValueTag(rawValue: tag), validFrom: vf, txID: t)
+                let view = ValueView(
+                    payload: UnsafeRawBufferPointer(rebasing: hit.value[1...]),
+                    tag: ValueTag(rawValue: tag),
+                    validFrom: vf,
+                    txID: t
+                )
                 if try !body(ScanRow(encodedKey: hit.key, value: view)) { return }
             }
             if let n = next {
@@ -260,8 +296,22 @@ public struct Snapshot: ~Copyable {
             let view = row.value
             let key = try row.key()
             let t: Instant
-            if let known = times[view.txID] { t = known } else { t = try transactionTime(view.txID); times[view.txID] = t }
-            out.append(Fact(key: key, value: try view.value(), validFrom: view.validFrom, validTo: nil, txID: view.txID, txTime: t))
+            if let known = times[view.txID] {
+                t = known
+            } else {
+                t = try transactionTime(view.txID)
+                times[view.txID] = t
+            }
+            out.append(
+                Fact(
+                    key: key,
+                    value: try view.value(),
+                    validFrom: view.validFrom,
+                    validTo: nil,
+                    txID: view.txID,
+                    txTime: t
+                )
+            )
             return out.count < limit
         }
         return out
@@ -271,7 +321,11 @@ public struct Snapshot: ~Copyable {
 extension Database {
     /// Runs `body` with a snapshot as of valid time `validAt` (default: now, i.e. the later
     /// of the clock and the last transaction time) and transaction `tx` (default: latest).
-    public func read<R>(validAt: Instant? = nil, tx: TxSelector = .latest, _ body: (borrowing Snapshot) throws -> R) throws -> R {
+    public func read<R>(
+        validAt: Instant? = nil,
+        tx: TxSelector = .latest,
+        _ body: (borrowing Snapshot) throws -> R
+    ) throws -> R {
         do {
             return try env.read { rtx in
                 let snapshot = try Snapshot(rtx, db: self, validAt: validAt, asOf: tx)

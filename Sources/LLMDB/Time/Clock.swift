@@ -28,7 +28,12 @@ public final class LogicalClock: TransactionClock {
     private let value: Mutex<Int64>
     public init(start: Instant = Instant(microseconds: 0)) { value = Mutex(start.microseconds) }
     public func now() -> Instant {
-        Instant(microseconds: value.withLock { v in v += 1; return v })
+        Instant(
+            microseconds: value.withLock { v in
+                v += 1
+                return v
+            }
+        )
     }
 }
 

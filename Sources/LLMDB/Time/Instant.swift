@@ -30,13 +30,21 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
         let (secs, frac) = us.quotientAndRemainder(dividingBy: 1_000_000)
         var s = secs
         var f = frac
-        if f < 0 { s -= 1; f += 1_000_000 }
+        if f < 0 {
+            s -= 1
+            f += 1_000_000
+        }
         let (daysRaw, sodRaw) = s.quotientAndRemainder(dividingBy: 86_400)
         var days = daysRaw
         var sod = sodRaw
-        if sod < 0 { days -= 1; sod += 86_400 }
+        if sod < 0 {
+            days -= 1
+            sod += 86_400
+        }
         let (y, m, d) = civil(fromDays: days)
-        let hh = sod / 3600, mm = (sod % 3600) / 60, ss = sod % 60
+        let hh = sod / 3600
+        let mm = (sod % 3600) / 60
+        let ss = sod % 60
         return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(hh, 2)):\(pad(mm, 2)):\(pad(ss, 2)).\(pad(f, 6))Z"
     }
 
@@ -44,8 +52,14 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// microseconds, `+02:00` offsets), integer microseconds since the epoch, or `∞`/`inf`.
     public init?(parsing text: String) {
         let t = text.trimmingWhitespace
-        if t == "∞" || t == "inf" || t == "infinity" || t == "+inf" { self = .endOfTime; return }
-        if let n = Int64(t) { self.init(microseconds: n); return }
+        if t == "∞" || t == "inf" || t == "infinity" || t == "+inf" {
+            self = .endOfTime
+            return
+        }
+        if let n = Int64(t) {
+            self.init(microseconds: n)
+            return
+        }
         guard let v = parseISO8601(Array(t.utf8)) else { return nil }
         self.init(microseconds: v)
     }
@@ -101,7 +115,8 @@ private func parseISO8601(_ b: [UInt8]) -> Int64? {
         return true
     }
     guard let y = digits(4), expect(UInt8(ascii: "-")), let mo = digits(2), expect(UInt8(ascii: "-")),
-          let d = digits(2) else { return nil }
+        let d = digits(2)
+    else { return nil }
     guard (1...12).contains(mo), d >= 1, d <= daysIn(month: mo, year: y) else { return nil }
     var seconds = days(fromCivil: y, mo, d) * 86_400
     var micros: Int64 = 0

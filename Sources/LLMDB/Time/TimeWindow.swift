@@ -13,7 +13,9 @@ public struct TimeWindow: Hashable, Sendable, CustomStringConvertible {
 
     public static func asOf(_ t: Instant) -> TimeWindow { TimeWindow(kind: .asOf, lower: t, upper: t) }
     public static func from(_ a: Instant, to b: Instant) -> TimeWindow { TimeWindow(kind: .fromTo, lower: a, upper: b) }
-    public static func between(_ a: Instant, and b: Instant) -> TimeWindow { TimeWindow(kind: .between, lower: a, upper: b) }
+    public static func between(_ a: Instant, and b: Instant) -> TimeWindow {
+        TimeWindow(kind: .between, lower: a, upper: b)
+    }
     public static let all = TimeWindow(kind: .all, lower: .beginningOfTime, upper: .endOfTime)
 
     /// Whether the period `[start, end)` matches this window.

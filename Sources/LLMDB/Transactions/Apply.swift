@@ -7,16 +7,29 @@ enum Apply {
     static let tombstone: [UInt8] = [ValueTag.tombstone.rawValue]
 
     /// The last committed transaction in the file, or (0, beginning of time).
-    static func lastTransaction(_ txn: borrowing WriteTransaction, _ tables: Tables) throws(LMDBError) -> (id: TxID, time: Instant) {
+    static func lastTransaction(
+        _ txn: borrowing WriteTransaction,
+        _ tables: Tables
+    ) throws(LMDBError) -> (id: TxID, time: Instant) {
         let c = try txn.cursor(tables.txlog)
         guard let e = try c.last(), e.key.count == 8 else { return (0, .beginningOfTime) }
         let id = EntryKey.readU64(e.key, at: 0)
         return (id, TransactionRecord.time(e.value) ?? .beginningOfTime)
     }
 
-    static func transaction(_ ops: [WriteBatch.Op], _ txn: borrowing WriteTransaction, _ tables: Tables,
-                            txID: TxID, txTime: Instant, explicit: Bool) throws {
-        var puts = 0, deletes = 0, erases = 0, written = 0, erased = 0
+    static func transaction(
+        _ ops: [WriteBatch.Op],
+        _ txn: borrowing WriteTransaction,
+        _ tables: Tables,
+        txID: TxID,
+        txTime: Instant,
+        explicit: Bool
+    ) throws {
+        var puts = 0
+        var deletes = 0
+        var erases = 0
+        var written = 0
+        var erased = 0
         for op in ops {
             switch op {
             case .put(let key, let value, let from, let to):
@@ -27,8 +40,16 @@ enum Apply {
                 erased += try erase(key, txn, tables.facts)
             }
         }
-        let record = TransactionRecord(txID: txID, txTime: txTime, puts: puts, deletes: deletes, erases: erases,
-                                       entriesWritten: written, entriesErased: erased, explicitTime: explicit)
+        let record = TransactionRecord(
+            txID: txID,
+            txTime: txTime,
+            puts: puts,
+            deletes: deletes,
+            erases: erases,
+            entriesWritten: written,
+            entriesErased: erased,
+            explicitTime: explicit
+        )
         var idKey: [UInt8] = []
         EntryKey.appendU64(txID, to: &idKey)
         var timeKey: [UInt8] = []
@@ -68,10 +89,20 @@ enum Apply {
     }
 
     /// Writes an open-ended (`to == nil`) or ranged put or delete. Returns entries written.
-    static func put(_ key: Key, _ value: [UInt8], from start: Instant, to end: Instant?,
-                    _ txn: borrowing WriteTransaction, _ facts: Table, txID: TxID) throws -> Int {
+    static func put(
+        _ key: Key,
+        _ value: [UInt8],
+        from start: Instant,
+        to end: Instant?,
+        _ txn: borrowing WriteTransaction,
+        _ facts: Table,
+        txID: TxID
+    ) throws -> Int {
         if let end, end <= start {
-            throw LLMDBError(.invalidTimeRange, "valid_to (\(end)) must be after valid_from (\(start)); nothing was written")
+            throw LLMDBError(
+                .invalidTimeRange,
+                "valid_to (\(end)) must be after valid_from (\(start)); nothing was written"
+            )
         }
         let prefix = EntryKey.keyPrefix(key)
         var writes: [(Instant, TxID, [UInt8])] = []
@@ -121,15 +152,20 @@ enum Apply {
         var probe = prefix + [UInt8](repeating: 0, count: 16)
         EntryKey.setTimes(&probe, prefixCount: prefix.count, validFrom: t, tx: 0)
         guard let e = try probe.withUnsafeBytes({ p in try c.seek(atLeast: p) }),
-              EntryKey.belongs(e.key, to: prefix) else { return nil }
+            EntryKey.belongs(e.key, to: prefix)
+        else { return nil }
         let (vf, tx) = EntryKey.times(e.key)
         return Entry(validFrom: vf, tx: tx, value: Array(e.value))
     }
 
     /// Calls `body` for each distinct valid_from greater than `after`, ascending, with the
     /// latest entry (greatest tx) at it, until `body` returns false.
-    static func forEachGroup(_ c: borrowing Cursor, prefix: [UInt8], after: Instant,
-                             _ body: (Instant, Entry) throws -> Bool) throws {
+    static func forEachGroup(
+        _ c: borrowing Cursor,
+        prefix: [UInt8],
+        after: Instant,
+        _ body: (Instant, Entry) throws -> Bool
+    ) throws {
         var probe = prefix + [UInt8](repeating: 0, count: 16)
         EntryKey.setTimes(&probe, prefixCount: prefix.count, validFrom: after, tx: .max)
         var e = try probe.withUnsafeBytes { p in try c.seek(atLeast: p) }
@@ -153,7 +189,8 @@ enum Apply {
         let c = try txn.cursor(facts)
         var n = 0
         while let e = try prefix.withUnsafeBytes({ p in try c.seek(atLeast: p) }),
-              EntryKey.belongs(e.key, to: prefix) {
+            EntryKey.belongs(e.key, to: prefix)
+        {
             try c.deleteCurrent()
             n += 1
         }

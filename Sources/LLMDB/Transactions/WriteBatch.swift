@@ -17,7 +17,12 @@ public struct WriteBatch: Sendable {
     /// Puts `value` for `key` from `validFrom` (default: the transaction time). Without
     /// `validTo` it holds until the key's next entry in valid time; with `validTo` it holds
     /// over `[validFrom, validTo)` and the value in effect at `validTo` is restored there.
-    public mutating func put(_ key: Key, _ value: Value, validFrom: Instant? = nil, validTo: Instant? = nil) throws(LLMDBError) {
+    public mutating func put(
+        _ key: Key,
+        _ value: Value,
+        validFrom: Instant? = nil,
+        validTo: Instant? = nil
+    ) throws(LLMDBError) {
         try key.validate()
         try Self.checkRange(validFrom, validTo)
         ops.append(.put(key, value.encoded, from: validFrom, to: validTo))

@@ -59,7 +59,9 @@ final class Writer: @unchecked Sendable {
     func start(_ db: Database) {
         self.db = db
         queue.withLock { $0.running = true }
-        let env = db.env, tables = Tables(facts: db.facts, txlog: db.txlog, txtime: db.txtime), clock = db.clock
+        let env = db.env
+        let tables = Tables(facts: db.facts, txlog: db.txlog, txtime: db.txtime)
+        let clock = db.clock
         let thread = Thread { [self] in self.run(env: env, tables: tables, clock: clock) }
         thread.name = "llmdb-writer"
         thread.start()
@@ -169,7 +171,15 @@ final class Writer: @unchecked Sendable {
                     return
                 }
                 if error.code == .mapFull && env.mapSize < env.options.maxMapSize {
-                    jobs[0].finish(.failure(LLMDBError(.mapFull, "write refused: the map must grow, but read transactions of this process stayed open for 5 s (is a write waiting inside a read closure?); nothing was written", cause: error)))
+                    jobs[0].finish(
+                        .failure(
+                            LLMDBError(
+                                .mapFull,
+                                "write refused: the map must grow, but read transactions of this process stayed open for 5 s (is a write waiting inside a read closure?); nothing was written",
+                                cause: error
+                            )
+                        )
+                    )
                 } else {
                     jobs[0].finish(.failure(.storage(error, "write refused")))
                 }
@@ -201,24 +211,47 @@ final class Writer: @unchecked Sendable {
             let txTime: Instant
             if let explicit = job.txTime {
                 guard explicit > last.time else {
-                    results.append(.failure(LLMDBError(.transactionTimeNotIncreasing, "the transaction time \(explicit) is not after the last transaction's time \(last.time); nothing was written")))
+                    results.append(
+                        .failure(
+                            LLMDBError(
+                                .transactionTimeNotIncreasing,
+                                "the transaction time \(explicit) is not after the last transaction's time \(last.time); nothing was written"
+                            )
+                        )
+                    )
                     continue
                 }
                 guard explicit < .endOfTime else {
-                    results.append(.failure(LLMDBError(.invalidTimeRange, "the transaction time cannot be the end of time")))
+                    results.append(
+                        .failure(LLMDBError(.invalidTimeRange, "the transaction time cannot be the end of time"))
+                    )
                     continue
                 }
                 txTime = explicit
             } else {
                 txTime = max(clock.now(), last.time.advanced(by: 1))
                 guard txTime < .endOfTime else {
-                    results.append(.failure(LLMDBError(.transactionTimeNotIncreasing, "transaction time is exhausted: the last transaction's time is the largest representable instant")))
+                    results.append(
+                        .failure(
+                            LLMDBError(
+                                .transactionTimeNotIncreasing,
+                                "transaction time is exhausted: the last transaction's time is the largest representable instant"
+                            )
+                        )
+                    )
                     continue
                 }
             }
             do {
                 try txn.nested { (child: inout WriteTransaction) throws in
-                    try Apply.transaction(job.ops, child, tables, txID: txID, txTime: txTime, explicit: job.txTime != nil)
+                    try Apply.transaction(
+                        job.ops,
+                        child,
+                        tables,
+                        txID: txID,
+                        txTime: txTime,
+                        explicit: job.txTime != nil
+                    )
                 }
                 last = (txID, txTime)
                 results.append(.success(Commit(txID: txID, txTime: txTime)))

@@ -565,7 +565,10 @@ private struct JSONParser {
             skipWhitespace()
             guard i < end else { throw endOfInput() }
             if buf[i] == close {
-                throw CodecError(close == UInt8(ascii: "]") ? "trailing comma in array" : "trailing comma in object", at: i)
+                throw CodecError(
+                    close == UInt8(ascii: "]") ? "trailing comma in array" : "trailing comma in object",
+                    at: i
+                )
             }
             return false
         }
@@ -576,7 +579,8 @@ private struct JSONParser {
         throw CodecError(
             close == UInt8(ascii: "]")
                 ? "expected ',' or ']' after array element" : "expected ',' or '}' after object member",
-            at: i)
+            at: i
+        )
     }
 
     /// `true`, `false`, `null`, or an error explaining why the byte at `i` starts no value.
@@ -755,9 +759,16 @@ private struct JSONParser {
         }
         i = j
         return ScannedNumber(
-            start: start, end: j, negative: negative, intStart: intStart, intEnd: intEnd,
-            fracStart: fracStart, fracEnd: fracEnd, exponent: exponent,
-            isInteger: fracStart == fracEnd && !hasExponent)
+            start: start,
+            end: j,
+            negative: negative,
+            intStart: intStart,
+            intEnd: intEnd,
+            fracStart: fracStart,
+            fracEnd: fracEnd,
+            exponent: exponent,
+            isInteger: fracStart == fracEnd && !hasExponent
+        )
     }
 
     /// Significant digits of 2^1024 - 2^970, the smallest magnitude that rounds to infinity
@@ -807,7 +818,8 @@ private struct JSONParser {
 /// RFC 4648 standard-alphabet Base64 with `=` padding.
 package enum Base64 {
     private static let alphabet: [UInt8] = Array(
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8
+    )
 
     private static let decodeTable: [UInt8] = {
         var table = [UInt8](repeating: 0xFF, count: 256)

@@ -356,7 +356,8 @@ private struct MessagePackReader {
             throw CodecError(
                 "truncated \(map ? "map" : "array"): declares \(count) \(map ? "entries" : "elements"), "
                     + "\(end - i) bytes remain",
-                at: start)
+                at: start
+            )
         }
         return map ? .map(count) : .array(count)
     }

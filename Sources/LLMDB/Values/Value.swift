@@ -116,15 +116,23 @@ public struct Value: Hashable, Sendable {
     }
 
     /// An edge record from one key to another, with a label and optional JSON properties.
-    public static func edge(from: [UInt8], to: [UInt8], label: String, properties: String? = nil) throws(LLMDBError) -> Value {
+    public static func edge(
+        from: [UInt8],
+        to: [UInt8],
+        label: String,
+        properties: String? = nil
+    ) throws(LLMDBError) -> Value {
         let l = Array(label.utf8)
         guard from.count <= 0xFFFF, to.count <= 0xFFFF, l.count <= 0xFFFF else {
             throw LLMDBError(.invalidValue, "edge endpoints and label must each be at most 65535 bytes")
         }
         var out: [UInt8] = []
-        appendU16(from.count, &out); out += from
-        appendU16(to.count, &out); out += to
-        appendU16(l.count, &out); out += l
+        appendU16(from.count, &out)
+        out += from
+        appendU16(to.count, &out)
+        out += to
+        appendU16(l.count, &out)
+        out += l
         if let properties {
             let v = try json(properties)
             out += v.payload
@@ -143,10 +151,16 @@ public struct Value: Hashable, Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(4 + 4 * components.count)
         let n = UInt32(components.count)
-        out += [UInt8(n >> 24), UInt8(truncatingIfNeeded: n >> 16), UInt8(truncatingIfNeeded: n >> 8), UInt8(truncatingIfNeeded: n)]
+        out += [
+            UInt8(n >> 24), UInt8(truncatingIfNeeded: n >> 16), UInt8(truncatingIfNeeded: n >> 8),
+            UInt8(truncatingIfNeeded: n),
+        ]
         for c in components {
             let b = c.bitPattern.littleEndian
-            out += [UInt8(truncatingIfNeeded: b), UInt8(truncatingIfNeeded: b >> 8), UInt8(truncatingIfNeeded: b >> 16), UInt8(truncatingIfNeeded: b >> 24)]
+            out += [
+                UInt8(truncatingIfNeeded: b), UInt8(truncatingIfNeeded: b >> 8), UInt8(truncatingIfNeeded: b >> 16),
+                UInt8(truncatingIfNeeded: b >> 24),
+            ]
         }
         return Value(unchecked: .vector, out)
     }
@@ -159,7 +173,10 @@ public struct Value: Hashable, Sendable {
         }
         let tag = ValueTag(rawValue: first)
         guard tag.isKnown else {
-            throw LLMDBError(.unknownValueTag, "a stored value has the unknown type tag 0x\(String(first, radix: 16).leftPadded(2)); this LLMDB knows 0x00 0x01 0x02 0x03 0x10 0x20 0xff")
+            throw LLMDBError(
+                .unknownValueTag,
+                "a stored value has the unknown type tag 0x\(String(first, radix: 16).leftPadded(2)); this LLMDB knows 0x00 0x01 0x02 0x03 0x10 0x20 0xff"
+            )
         }
         if tag == .tombstone { return nil }
         return Value(unchecked: tag, Array(bytes[1...]))
@@ -170,7 +187,9 @@ public struct Value: Hashable, Sendable {
     /// `{"type_name", "bytes_base64"}`; an edge as `{"from","to","label","properties"}`;
     /// a vector as an array of numbers.
     package func jsonTree() throws(LLMDBError) -> JSONValue {
-        func bad(_ what: String) -> LLMDBError { LLMDBError(.invalidValue, "a stored \(tag.name) value is malformed: \(what)") }
+        func bad(_ what: String) -> LLMDBError {
+            LLMDBError(.invalidValue, "a stored \(tag.name) value is malformed: \(what)")
+        }
         switch tag {
         case .json:
             do { return try JSON.parse(payload) } catch { throw bad("\(error)") }
@@ -182,8 +201,13 @@ public struct Value: Hashable, Sendable {
         case .protobuf:
             guard payload.count >= 2 else { throw bad("truncated") }
             let n = Int(payload[0]) << 8 | Int(payload[1])
-            guard payload.count >= 2 + n, let name = String(validating: payload[2..<(2 + n)], as: UTF8.self) else { throw bad("truncated") }
-            return .object([JSONMember("type_name", .string(name)), JSONMember("bytes_base64", .string(Base64.encode(payload[(2 + n)...])))])
+            guard payload.count >= 2 + n, let name = String(validating: payload[2..<(2 + n)], as: UTF8.self) else {
+                throw bad("truncated")
+            }
+            return .object([
+                JSONMember("type_name", .string(name)),
+                JSONMember("bytes_base64", .string(Base64.encode(payload[(2 + n)...]))),
+            ])
         case .edge:
             var i = 0
             func field() throws(LLMDBError) -> ArraySlice<UInt8> {
@@ -197,10 +221,16 @@ public struct Value: Hashable, Sendable {
                 if let t = String(validating: s, as: UTF8.self) { return .string(t) }
                 return .object([JSONMember("$base64", .string(Base64.encode(s)))])
             }
-            let from = try field(), to = try field(), label = try field()
-            var members = [JSONMember("from", text(from)), JSONMember("to", text(to)), JSONMember("label", text(label))]
+            let from = try field()
+            let to = try field()
+            let label = try field()
+            var members = [
+                JSONMember("from", text(from)), JSONMember("to", text(to)), JSONMember("label", text(label)),
+            ]
             if i < payload.count {
-                do { members.append(JSONMember("properties", try JSON.parse(Array(payload[i...])))) } catch { throw bad("\(error)") }
+                do { members.append(JSONMember("properties", try JSON.parse(Array(payload[i...])))) } catch {
+                    throw bad("\(error)")
+                }
             }
             return .object(members)
         case .vector:
@@ -211,7 +241,10 @@ public struct Value: Hashable, Sendable {
             out.reserveCapacity(n)
             for k in 0..<n {
                 let o = 4 + 4 * k
-                let bits = UInt32(payload[o]) | UInt32(payload[o + 1]) << 8 | UInt32(payload[o + 2]) << 16 | UInt32(payload[o + 3]) << 24
+                let bits =
+                    UInt32(payload[o]) | UInt32(payload[o + 1]) << 8 | UInt32(payload[o + 2]) << 16 | UInt32(
+                        payload[o + 3]
+                    ) << 24
                 out.append(.double(Double(Float(bitPattern: bits))))
             }
             return .array(out)
