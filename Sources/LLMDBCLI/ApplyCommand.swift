@@ -156,10 +156,10 @@ struct Apply: ParsableCommand {
             default:
                 throw CLIError("\"type\" must be json, raw or msgpack, not '\(type)'")
             }
-            try WriteBatch().validatePut(key, from, to)
+            try WriteBatch.validate(key, validFrom: from, validTo: to)
             return Line(number: number, txTime: txTime) { try $0.put(key, value, validFrom: from, validTo: to) }
         case "delete":
-            try WriteBatch().validatePut(key, from, to)
+            try WriteBatch.validate(key, validFrom: from, validTo: to)
             return Line(number: number, txTime: txTime) { try $0.delete(key, validFrom: from, validTo: to) }
         case "erase":
             try key.validate()
@@ -167,13 +167,5 @@ struct Apply: ParsableCommand {
         default:
             throw CLIError("\"op\" must be put, delete or erase, not '\(op)'")
         }
-    }
-}
-
-extension WriteBatch {
-    /// Validates a put's key and range without recording it.
-    func validatePut(_ key: Key, _ from: Instant?, _ to: Instant?) throws {
-        var copy = self
-        try copy.delete(key, validFrom: from, validTo: to)
     }
 }

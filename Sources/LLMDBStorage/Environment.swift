@@ -215,12 +215,8 @@ public struct Table: Hashable, Sendable {
             }
             tables[name] = Table(dbi: dbi, name: name)
         }
-        if create {
-            try check(unsafe mdb_txn_commit(txn), "mdb_txn_commit")
-        } else {
-            // Handles opened in a read transaction stay valid after commit (lmdb.h, mdb_dbi_open).
-            try check(unsafe mdb_txn_commit(txn), "mdb_txn_commit")
-        }
+        // Handles stay valid after the commit, also when opened in a read transaction (lmdb.h, mdb_dbi_open).
+        try check(unsafe mdb_txn_commit(txn), "mdb_txn_commit")
         return tables
     }
 
@@ -232,11 +228,6 @@ public struct Table: Hashable, Sendable {
         unsafe pthread_rwlock_rdlock(resizeLock)
         defer { unsafe pthread_rwlock_unlock(resizeLock) }
         try check(unsafe mdb_env_copy2(env, path, compact ? UInt32(MDB_CP_COMPACT) : 0), "mdb_env_copy2")
-    }
-
-    /// Flushes buffers to disk (for `meta` and `none` sync modes).
-    public func sync(force: Bool = true) throws(LMDBError) {
-        unsafe try check(mdb_env_sync(env, force ? 1 : 0), "mdb_env_sync")
     }
 
     /// Clears reader slots left by dead processes; returns how many were cleared.

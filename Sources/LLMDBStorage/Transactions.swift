@@ -38,8 +38,6 @@ func borrowed(_ val: MDB_val) -> BorrowedBytes {
         unsafe try tableStat(txn, table)
     }
 
-    /// The LMDB transaction id of this snapshot.
-    public var snapshotID: Int { unsafe mdb_txn_id(txn) }
 }
 
 /// The write transaction (or a nested one). Begin, use and end it on one thread.
@@ -71,21 +69,6 @@ func borrowed(_ val: MDB_val) -> BorrowedBytes {
         }
     }
 
-    /// Reserves `count` bytes under `key` and lets `body` fill them in place.
-    public func put(
-        _ table: Table,
-        _ key: UnsafeRawBufferPointer,
-        reserving count: Int,
-        _ body: (UnsafeMutableRawBufferPointer) -> Void
-    ) throws(LMDBError) {
-        try faults.check(.put)
-        unsafe try withVal(key) { (k: inout MDB_val) throws(LMDBError) in
-            var v = unsafe MDB_val(mv_size: count, mv_data: nil)
-            try check(unsafe mdb_put(txn, table.dbi, &k, &v, UInt32(MDB_RESERVE)), "mdb_put")
-            unsafe body(UnsafeMutableRawBufferPointer(start: v.mv_data, count: count))
-        }
-    }
-
     /// Removes `key`; returns false when it was not there.
     @discardableResult
     public func delete(_ table: Table, _ key: UnsafeRawBufferPointer) throws(LMDBError) -> Bool {
@@ -95,11 +78,6 @@ func borrowed(_ val: MDB_val) -> BorrowedBytes {
             try check(rc, "mdb_del")
             return true
         }
-    }
-
-    /// Removes every entry of `table`, keeping the table.
-    public func clear(_ table: Table) throws(LMDBError) {
-        unsafe try check(mdb_drop(txn, table.dbi, 0), "mdb_drop")
     }
 
     /// Opens a cursor over `table`; it lives no longer than this transaction.

@@ -87,9 +87,8 @@ import Testing
     }
 
     @Test func aFileThatIsNotADatabaseIsRefusedAndUntouched() throws {
-        let dir = NSTemporaryDirectory() + "llmdb-test-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let temp = try TempDirectory()
+        let dir = temp.path
         let path = dir + "/notes.txt"
         let content = Data(String(repeating: "just some text, not a database\n", count: 300).utf8)
         try content.write(to: URL(fileURLWithPath: path))
@@ -107,9 +106,8 @@ import Testing
     }
 
     @Test func anLMDBFileThatIsNotLLMDBIsRefused() throws {
-        let dir = NSTemporaryDirectory() + "llmdb-test-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let temp = try TempDirectory()
+        let dir = temp.path
         let path = dir + "/plain.mdb"
         do {
             let env = try Environment(path: path, options: .init())
@@ -308,9 +306,8 @@ import Testing
     }
 
     @Test func anInterruptedCreationIsFinishedOnOpen() throws {
-        let dir = NSTemporaryDirectory() + "llmdb-test-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let temp = try TempDirectory()
+        let dir = temp.path
         // The tables exist, empty, but the format record was never written.
         let path = dir + "/db"
         do {

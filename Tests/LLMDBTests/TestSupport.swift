@@ -47,6 +47,13 @@ final class TempDatabase: @unchecked Sendable {
     }
 }
 
+/// A fresh temporary directory, removed when the value is released.
+final class TempDirectory {
+    let path = NSTemporaryDirectory() + "llmdb-test-" + UUID().uuidString
+    init() throws { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
 func t(_ us: Int64) -> Instant { Instant(microseconds: us) }
 
 extension Database {

@@ -23,16 +23,14 @@ public struct WriteBatch: Sendable {
         validFrom: Instant? = nil,
         validTo: Instant? = nil
     ) throws(LLMDBError) {
-        try key.validate()
-        try Self.checkRange(validFrom, validTo)
+        try Self.validate(key, validFrom: validFrom, validTo: validTo)
         ops.append(.put(key, value.encoded, from: validFrom, to: validTo))
     }
 
     /// Retracts `key` from `validFrom` (default: the transaction time), open-ended or over
     /// `[validFrom, validTo)`. Writes a tombstone, also for a key that never existed.
     public mutating func delete(_ key: Key, validFrom: Instant? = nil, validTo: Instant? = nil) throws(LLMDBError) {
-        try key.validate()
-        try Self.checkRange(validFrom, validTo)
+        try Self.validate(key, validFrom: validFrom, validTo: validTo)
         ops.append(.put(key, [ValueTag.tombstone.rawValue], from: validFrom, to: validTo))
     }
 
@@ -41,6 +39,13 @@ public struct WriteBatch: Sendable {
     public mutating func erase(_ key: Key) throws(LLMDBError) {
         try key.validate()
         ops.append(.erase(key))
+    }
+
+    /// The checks ``put(_:_:validFrom:validTo:)`` and ``delete(_:validFrom:validTo:)`` make
+    /// before recording an operation: a valid key, and `validTo` after `validFrom`.
+    public static func validate(_ key: Key, validFrom: Instant?, validTo: Instant?) throws(LLMDBError) {
+        try key.validate()
+        try checkRange(validFrom, validTo)
     }
 
     static func checkRange(_ from: Instant?, _ to: Instant?) throws(LLMDBError) {
