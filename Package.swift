@@ -13,10 +13,12 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "LLMDB", targets: ["LLMDB"]),
+        .library(name: "LLMDBWasm", targets: ["LLMDBWasm"]),
         .executable(name: "llmdb", targets: ["llmdb"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swiftwasm/WasmKit", exact: "0.4.2"),
     ],
     targets: [
         // MARK: - L0 physical storage: the C library
@@ -43,12 +45,26 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: - WASM: the WasmKit engine, the code registry, the ABI, limits
+
+        .target(
+            name: "LLMDBWasm",
+            dependencies: [
+                "LLMDB",
+                .product(name: "WasmKit", package: "WasmKit"),
+                .product(name: "WasmParser", package: "WasmKit"),
+                .product(name: "WAT", package: "WasmKit"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: - API: the command-line interface (a library) and its thin executable
 
         .target(
             name: "LLMDBCLI",
             dependencies: [
                 "LLMDB",
+                "LLMDBWasm",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -69,6 +85,11 @@ let package = Package(
         .testTarget(
             name: "LLMDBTests",
             dependencies: ["LLMDB", "LLMDBStorage"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LLMDBWasmTests",
+            dependencies: ["LLMDBWasm", "LLMDB"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -27,6 +27,10 @@ public final class Database: Sendable {
         public var mapSize = 64 << 20
         /// The largest the map may grow to; beyond it writes fail with ``LLMDBError/Code/mapFull``.
         public var maxMapSize = 1 << 40
+        /// Runs the code of transaction hooks and custom indexes (the WebAssembly layer's
+        /// `WasmRuntime`). Without one, writes that a hook or an index covers fail with
+        /// ``LLMDBError/Code/codeUnavailable``.
+        public var codeRunner: (any CodeRunner)? = nil
         public init() {}
     }
 
@@ -35,6 +39,8 @@ public final class Database: Sendable {
     static let formatMagic: [UInt8] = Array("LLMDB".utf8) + [0]
     static let formatKey: [UInt8] = Array("_meta/format".utf8)
     static let tableNames = ["facts", "txlog", "txtime", "meta"]
+    /// Custom index data (added after format 1's first release: created on a writable open).
+    static let indexTableName = "index"
 
     public let path: String
     public let options: Options
@@ -43,6 +49,7 @@ public final class Database: Sendable {
     let txlog: Table
     let txtime: Table
     let meta: Table
+    let index: Table?
     let clock: any TransactionClock
     let writer: Writer
 
@@ -97,6 +104,11 @@ public final class Database: Sendable {
         self.txlog = txlog
         self.txtime = txtime
         self.meta = meta
+        do {
+            self.index = try env.openTables([Self.indexTableName], create: !options.readOnly)[Self.indexTableName]
+        } catch {
+            throw LLMDBError.storage(error, "cannot open the index table of \(path)")
+        }
         self.writer = Writer()
         self.fileID = Self.fileID(path)
         if let fileID { Self.openFiles.withLock { $0[fileID, default: 0] += 1 } }

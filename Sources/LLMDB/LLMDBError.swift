@@ -23,6 +23,13 @@ public struct LLMDBError: Error, Sendable, CustomStringConvertible {
             case invalidArgument = "invalid_argument"
             case storage = "storage"
             case closed = "closed"
+            case reservedPartition = "reserved_partition"
+            case notFound = "not_found"
+            case invalidModule = "invalid_module"
+            case hookRejected = "hook_rejected"
+            case codeFailed = "code_failed"
+            case codeLimit = "code_limit"
+            case codeUnavailable = "code_unavailable"
         }
         private let raw: Raw
         private init(_ raw: Raw) { self.raw = raw }
@@ -61,6 +68,20 @@ public struct LLMDBError: Error, Sendable, CustomStringConvertible {
         public static let storage = Code(.storage)
         /// The database was closed.
         public static let closed = Code(.closed)
+        /// A write to LLMDB's own partition (code, hooks, indexes) outside the APIs that manage it.
+        public static let reservedPartition = Code(.reservedPartition)
+        /// A module, hook or index name that does not exist.
+        public static let notFound = Code(.notFound)
+        /// A WebAssembly module refused at registration, or a stored one that no longer verifies.
+        public static let invalidModule = Code(.invalidModule)
+        /// A transaction hook rejected the transaction (its reason is in the message).
+        public static let hookRejected = Code(.hookRejected)
+        /// User code trapped, failed, or returned malformed output.
+        public static let codeFailed = Code(.codeFailed)
+        /// User code exceeded a limit: fuel, the wall-clock deadline, or memory.
+        public static let codeLimit = Code(.codeLimit)
+        /// The database has hooks or indexes but was opened without a code runner.
+        public static let codeUnavailable = Code(.codeUnavailable)
 
         /// A stable snake_case name, for JSON error bodies and exit messages.
         public var name: String { raw.rawValue }

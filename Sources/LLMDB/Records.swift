@@ -38,6 +38,15 @@ public struct Fact: Hashable, Sendable {
     public let txTime: Instant
 
     public var isTombstone: Bool { value == nil }
+
+    public init(key: Key, value: Value?, validFrom: Instant, validTo: Instant?, txID: TxID, txTime: Instant) {
+        self.key = key
+        self.value = value
+        self.validFrom = validFrom
+        self.validTo = validTo
+        self.txID = txID
+        self.txTime = txTime
+    }
 }
 
 /// A maximal run of one value over valid time (a timeline element).

@@ -1,6 +1,7 @@
 public import ArgumentParser
 import LLMDB
 import LLMDBStorage
+import LLMDBWasm
 
 #if canImport(Glibc)
 import Glibc
@@ -20,6 +21,7 @@ public struct LLMDBCommand: ParsableCommand {
         subcommands: [
             Status.self, Init.self, Put.self, Delete.self, Erase.self, Get.self, History.self, Timeline.self,
             Scan.self, Apply.self, Log.self, Stats.self, Backup.self, Compact.self, Verify.self,
+            Code.self, Hook.self, Index.self, Reduce.self,
         ],
         defaultSubcommand: Status.self
     )
@@ -350,12 +352,27 @@ struct Scan: ParsableCommand {
     @Option(help: ArgumentHelp("Valid time to read at (default: now).", valueName: "T")) var validAt: String?
     @OptionGroup var asOf: AsOfOptions
     @Option(help: ArgumentHelp("At most this many keys.", valueName: "n")) var limit: Int = .max
+    @Option(
+        help: ArgumentHelp("Pass the rows through this map_pages module (see `llmdb code`).", valueName: "module")
+    )
+    var map: String?
 
     func run() throws {
         guard limit > 0 else { throw CLIError("--limit must be positive") }
         let v = try parseTime(validAt, "--valid-at")
         let sel = try asOf.selector()
         let database = try db.open(readOnly: true)
+        if let map {
+            let rows = try database.scan(
+                prefix: Key(prefix, partition: key.partition),
+                map: map,
+                validAt: v,
+                tx: sel,
+                limit: limit
+            )
+            try printFacts(rows, json: db.json)
+            return
+        }
         let facts = try database.read(validAt: v, tx: sel) {
             try $0.scan(prefix: Key(prefix, partition: key.partition), limit: limit)
         }

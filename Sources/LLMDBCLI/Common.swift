@@ -1,6 +1,7 @@
 import ArgumentParser
 import LLMDB
 import LLMDBStorage
+import LLMDBWasm
 
 #if canImport(Glibc)
 import Glibc
@@ -40,6 +41,7 @@ struct DatabaseOptions: ParsableArguments {
         o.create = create
         o.maxMapSize = bytes
         o.mapSize = min(o.mapSize, o.maxMapSize)
+        o.codeRunner = WasmRuntime(limits: try wasmLimitsFromEnvironment())
         let result = Result { () throws(LLMDBError) -> Database in try Database.open(path: path, options: o) }
         if case .failure(let error) = result, error.code == .invalidArgument, !create {
             throw CLIError(

@@ -122,7 +122,7 @@ public struct Snapshot: ~Copyable {
     /// The as-of lookup of one key, not generic so that it is compiled once, specialized,
     /// with no allocation. The view borrows from the map: valid while the snapshot is.
     @usableFromInline
-    func lookup(_ key: Key, validAt v: Instant) throws -> ValueView? {
+    func lookup(_ key: Key, validAt v: Instant, tx asOfTx: TxID? = nil) throws -> ValueView? {
         var zeros = 0
         for b in key.bytes where b == 0 { zeros += 1 }
         let escapedCount = key.bytes.count + zeros
@@ -150,7 +150,7 @@ public struct Snapshot: ~Copyable {
             buf[prefixCount - 2] = 0
             buf[prefixCount - 1] = 0
             let keyPart = UnsafeRawBufferPointer(rebasing: buf[0..<prefixCount])
-            guard let e = try Self.asOf(cursor, keyPart: keyPart, probe: buf, validTime: v, tx: txID) else {
+            guard let e = try Self.asOf(cursor, keyPart: keyPart, probe: buf, validTime: v, tx: asOfTx ?? txID) else {
                 return nil
             }
             guard let first = e.value.first else {

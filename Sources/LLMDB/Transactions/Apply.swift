@@ -23,22 +23,53 @@ enum Apply {
         _ tables: Tables,
         txID: TxID,
         txTime: Instant,
-        explicit: Bool
+        explicit: Bool,
+        code: (any CodeRunner)?
     ) throws {
+        let live = try LiveExtensions.load(txn, tables.facts, at: txTime)
+        var work = CodeWork(code)
+        if !live.hooks.isEmpty {
+            try runHooks(live.hooks, ops, txn, tables, txID: txID, txTime: txTime, &work)
+        }
         var puts = 0
         var deletes = 0
         var erases = 0
         var written = 0
         var erased = 0
+        var toIndex: [[IndexedEntry]] = Array(repeating: [], count: live.indexes.count)
+        var redefined: Set<String> = []
         for op in ops {
             switch op {
             case .put(let key, let value, let from, let to):
                 if value == tombstone { deletes += 1 } else { puts += 1 }
-                written += try put(key, value, from: from ?? txTime, to: to, txn, tables.facts, txID: txID)
+                let writes = try put(key, value, from: from ?? txTime, to: to, txn, tables.facts, txID: txID)
+                written += writes.count
+                for (i, index) in live.indexes.enumerated() where index.scope.contains(key) {
+                    for (vf, tx, v) in writes {
+                        toIndex[i].append(IndexedEntry(key: key, validFrom: vf, txID: tx, stored: v))
+                    }
+                }
+                if key.partition == Key.systemPartition, key.bytes.starts(with: LiveExtensions.indexPrefix.bytes) {
+                    redefined.insert(
+                        String(decoding: key.bytes.dropFirst(LiveExtensions.indexPrefix.bytes.count), as: UTF8.self)
+                    )
+                }
             case .erase(let key):
                 erases += 1
                 erased += try erase(key, txn, tables.facts)
+                if let table = tables.index {
+                    for (i, index) in live.indexes.enumerated() where index.scope.contains(key) {
+                        toIndex[i].removeAll { $0.key == key }
+                        try IndexStore.remove(index.name, key: key, txn, table)
+                    }
+                }
             }
+        }
+        for (i, index) in live.indexes.enumerated() where !toIndex[i].isEmpty && !redefined.contains(index.name) {
+            try updateIndex(index, toIndex[i], txn, tables, txTime: txTime, &work)
+        }
+        if !redefined.isEmpty {
+            try rebuildIndexes(redefined, txn, tables, txTime: txTime, &work)
         }
         let record = TransactionRecord(
             txID: txID,
@@ -56,6 +87,112 @@ enum Apply {
         EntryKey.appendU64(EntryKey.timeBits(txTime), to: &timeKey)
         try put(txn, tables.txlog, idKey, record.encoded())
         try put(txn, tables.txtime, timeKey, idKey)
+    }
+
+    /// Runs each hook over the operations in its scope, before anything is written.
+    static func runHooks(
+        _ hooks: [ExtensionDefinition],
+        _ ops: [WriteBatch.Op],
+        _ txn: borrowing WriteTransaction,
+        _ tables: Tables,
+        txID: TxID,
+        txTime: Instant,
+        _ work: inout CodeWork
+    ) throws {
+        for hook in hooks {
+            var seen: [HookOperation] = []
+            for op in ops {
+                switch op {
+                case .put(let key, let value, let from, let to) where hook.scope.contains(key):
+                    seen.append(
+                        HookOperation(
+                            kind: value == tombstone ? .delete : .put,
+                            key: key,
+                            validFrom: from ?? txTime,
+                            validTo: to,
+                            stored: value
+                        )
+                    )
+                case .erase(let key) where hook.scope.contains(key):
+                    seen.append(
+                        HookOperation(
+                            kind: .erase,
+                            key: key,
+                            validFrom: .beginningOfTime,
+                            validTo: nil,
+                            stored: tombstone
+                        )
+                    )
+                default:
+                    break
+                }
+            }
+            if seen.isEmpty { continue }
+            let session = try work.open(for: hook)
+            let record = try work.record(for: hook, txn, tables.facts, at: txTime)
+            try session.runHook(hook, moduleRecord: record, operations: seen, txID: txID, txTime: txTime)
+        }
+    }
+
+    /// Computes and stores the index keys of entries written by this transaction.
+    static func updateIndex(
+        _ index: ExtensionDefinition,
+        _ entries: [IndexedEntry],
+        _ txn: borrowing WriteTransaction,
+        _ tables: Tables,
+        txTime: Instant,
+        _ work: inout CodeWork
+    ) throws {
+        guard let table = tables.index else {
+            throw LLMDBError(.readOnly, "the index table is missing; open the database writable once to create it")
+        }
+        let session = try work.open(for: index)
+        let record = try work.record(for: index, txn, tables.facts, at: txTime)
+        // Tombstones emit no keys but still replace an earlier record at the same entry key.
+        let keys = try session.indexKeys(index, moduleRecord: record, entries: entries)
+        try IndexStore.write(index, entries: entries, keys: keys, txn, table)
+    }
+
+    /// Indexes defined, changed or removed in this transaction: drop their data, and build
+    /// the live ones from every stored entry in their scope (all valid and transaction
+    /// times, so that they answer as-of queries about the past too).
+    static func rebuildIndexes(
+        _ names: Set<String>,
+        _ txn: borrowing WriteTransaction,
+        _ tables: Tables,
+        txTime: Instant,
+        _ work: inout CodeWork
+    ) throws {
+        guard let table = tables.index else {
+            throw LLMDBError(.readOnly, "the index table is missing; open the database writable once to create it")
+        }
+        let now = try LiveExtensions.load(txn, tables.facts, at: txTime)
+        for name in names.sorted() {
+            try IndexStore.remove(name, key: nil, txn, table)
+            guard let index = now.indexes.first(where: { $0.name == name }) else { continue }
+            let session = try work.open(for: index)
+            let record = try work.record(for: index, txn, tables.facts, at: txTime)
+            let start = EntryKey.prefix(Key(index.scope.prefix, partition: index.scope.partition))
+            let c = try txn.cursor(tables.facts)
+            var page: [IndexedEntry] = []
+            func flush() throws {
+                guard !page.isEmpty else { return }
+                let keys = try session.indexKeys(index, moduleRecord: record, entries: page)
+                try IndexStore.write(index, entries: page, keys: keys, txn, table)
+                page.removeAll(keepingCapacity: true)
+            }
+            var e = try start.withUnsafeBytes { try c.seek(atLeast: $0) }
+            while let entry = e, EntryKey.hasPrefix(entry.key, start) {
+                if entry.value.first != ValueTag.tombstone.rawValue, let d = EntryKey.decode(entry.key) {
+                    page.append(
+                        IndexedEntry(key: d.key, validFrom: d.validFrom, txID: d.tx, stored: Array(entry.value))
+                    )
+                }
+                e = try c.next()
+                if page.count == 1024 { try flush() }
+            }
+            try flush()
+        }
     }
 
     @inline(__always)
@@ -88,7 +225,7 @@ enum Apply {
         return Entry(validFrom: vf, tx: tx, value: Array(e.value))
     }
 
-    /// Writes an open-ended (`to == nil`) or ranged put or delete. Returns entries written.
+    /// Writes an open-ended (`to == nil`) or ranged put or delete. Returns the entries written.
     static func put(
         _ key: Key,
         _ value: [UInt8],
@@ -97,7 +234,7 @@ enum Apply {
         _ txn: borrowing WriteTransaction,
         _ facts: Table,
         txID: TxID
-    ) throws -> Int {
+    ) throws -> [(Instant, TxID, [UInt8])] {
         if let end, end <= start {
             throw LLMDBError(
                 .invalidTimeRange,
@@ -144,7 +281,7 @@ enum Apply {
             EntryKey.setTimes(&buffer, prefixCount: prefix.count, validFrom: vf, tx: tx)
             try put(txn, facts, buffer, v)
         }
-        return writes.count
+        return writes
     }
 
     /// The first entry of the key with valid_from ≥ t.

@@ -38,6 +38,7 @@ public struct WriteBatch: Sendable {
     /// only the fact that an erase happened and how many entries it removed.
     public mutating func erase(_ key: Key) throws(LLMDBError) {
         try key.validate()
+        try Self.checkPartition(key)
         ops.append(.erase(key))
     }
 
@@ -45,7 +46,32 @@ public struct WriteBatch: Sendable {
     /// before recording an operation: a valid key, and `validTo` after `validFrom`.
     public static func validate(_ key: Key, validFrom: Instant?, validTo: Instant?) throws(LLMDBError) {
         try key.validate()
+        try checkPartition(key)
         try checkRange(validFrom, validTo)
+    }
+
+    static func checkPartition(_ key: Key) throws(LLMDBError) {
+        if key.partition == Key.systemPartition {
+            throw LLMDBError(
+                .reservedPartition,
+                "partition \(Key.systemPartition) is reserved for LLMDB's own records (code, hooks, indexes); write them with `llmdb code`, `llmdb hook` and `llmdb index`"
+            )
+        }
+    }
+
+    /// Puts a record of LLMDB's own partition (code, hook and index definitions): for the
+    /// layers that manage them.
+    package mutating func putSystem(_ key: Key, _ value: Value) throws(LLMDBError) {
+        try key.validate()
+        precondition(key.partition == Key.systemPartition)
+        ops.append(.put(key, value.encoded, from: nil, to: nil))
+    }
+
+    /// Retracts a record of LLMDB's own partition.
+    package mutating func deleteSystem(_ key: Key) throws(LLMDBError) {
+        try key.validate()
+        precondition(key.partition == Key.systemPartition)
+        ops.append(.put(key, [ValueTag.tombstone.rawValue], from: nil, to: nil))
     }
 
     static func checkRange(_ from: Instant?, _ to: Instant?) throws(LLMDBError) {

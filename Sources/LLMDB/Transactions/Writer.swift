@@ -60,9 +60,10 @@ final class Writer: @unchecked Sendable {
         self.db = db
         queue.withLock { $0.running = true }
         let env = db.env
-        let tables = Tables(facts: db.facts, txlog: db.txlog, txtime: db.txtime)
+        let tables = Tables(facts: db.facts, txlog: db.txlog, txtime: db.txtime, index: db.index)
+        let code = db.options.codeRunner
         let clock = db.clock
-        let thread = Thread { [self] in self.run(env: env, tables: tables, clock: clock) }
+        let thread = Thread { [self] in self.run(env: env, tables: tables, clock: clock, code: code) }
         thread.name = "llmdb-writer"
         thread.start()
     }
@@ -117,7 +118,7 @@ final class Writer: @unchecked Sendable {
         }
     }
 
-    private func run(env: Environment, tables: Tables, clock: any TransactionClock) {
+    private func run(env: Environment, tables: Tables, clock: any TransactionClock, code: (any CodeRunner)?) {
         while true {
             wake.wait()
             while true {
@@ -138,7 +139,7 @@ final class Writer: @unchecked Sendable {
                 batches.add(1, ordering: .relaxed)
                 batchedJobs.add(jobs.count, ordering: .relaxed)
                 let started = monotonicMicroseconds()
-                commitGroup(jobs, env: env, tables: tables, clock: clock)
+                commitGroup(jobs, env: env, tables: tables, clock: clock, code: code)
                 lastGroupSize = jobs.count
                 lastCommitMicroseconds = monotonicMicroseconds() - started
                 #if LLMDB_INTERNAL_CHECKS
@@ -149,9 +150,15 @@ final class Writer: @unchecked Sendable {
     }
 
     /// Commits `jobs` together, growing the map and retrying on `MDB_MAP_FULL`.
-    private func commitGroup(_ jobs: [Job], env: Environment, tables: Tables, clock: any TransactionClock) {
+    private func commitGroup(
+        _ jobs: [Job],
+        env: Environment,
+        tables: Tables,
+        clock: any TransactionClock,
+        code: (any CodeRunner)?
+    ) {
         while true {
-            switch attempt(jobs, env: env, tables: tables, clock: clock) {
+            switch attempt(jobs, env: env, tables: tables, clock: clock, code: code) {
             case .done(let results):
                 for (job, r) in zip(jobs, results) { job.finish(r) }
                 return
@@ -167,7 +174,7 @@ final class Writer: @unchecked Sendable {
                 if jobs.count > 1 {
                     // At the size limit (or the group's dirty-page limit): commit each job
                     // alone so that small ones still fit.
-                    for job in jobs { commitGroup([job], env: env, tables: tables, clock: clock) }
+                    for job in jobs { commitGroup([job], env: env, tables: tables, clock: clock, code: code) }
                     return
                 }
                 if error.code == .mapFull && env.mapSize < env.options.maxMapSize {
@@ -193,7 +200,13 @@ final class Writer: @unchecked Sendable {
         case mapFull(LMDBError)
     }
 
-    private func attempt(_ jobs: [Job], env: Environment, tables: Tables, clock: any TransactionClock) -> Attempt {
+    private func attempt(
+        _ jobs: [Job],
+        env: Environment,
+        tables: Tables,
+        clock: any TransactionClock,
+        code: (any CodeRunner)?
+    ) -> Attempt {
         let txn: WriteTransaction
         do { txn = try env.beginWrite() } catch {
             return .done(jobs.map { _ in .failure(.storage(error, "cannot begin a write transaction")) })
@@ -250,7 +263,8 @@ final class Writer: @unchecked Sendable {
                         tables,
                         txID: txID,
                         txTime: txTime,
-                        explicit: job.txTime != nil
+                        explicit: job.txTime != nil,
+                        code: code
                     )
                 }
                 last = (txID, txTime)
@@ -283,6 +297,8 @@ struct Tables: Sendable {
     let facts: Table
     let txlog: Table
     let txtime: Table
+    /// Custom index data; nil only in a read-only database created before indexes existed.
+    let index: Table?
 }
 
 func monotonicMicroseconds() -> Int64 {

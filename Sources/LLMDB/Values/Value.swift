@@ -50,7 +50,7 @@ public struct Value: Hashable, Sendable {
     public let tag: ValueTag
     public let payload: [UInt8]
 
-    init(unchecked tag: ValueTag, _ payload: [UInt8]) {
+    package init(unchecked tag: ValueTag, _ payload: [UInt8]) {
         self.tag = tag
         self.payload = payload
     }

@@ -1,0 +1,262 @@
+import LLMDBStorage
+
+/// Hooks and custom indexes inside the writer's transaction.
+///
+/// Index storage, in the `index` table (see docs/storage-format.md):
+/// - posting `[0x01][escaped name][00 00][escaped index key][00 00][partition][escaped user key][00 00]`
+///   → the smallest tx of an entry that emitted the index key (u64 BE);
+/// - entry record `[0x02][escaped name][00 00][the entry's facts key]` → the index keys the
+///   entry emitted (`[u32 BE length][bytes]` each).
+///
+/// A lookup of index key I as of (V, T) takes the postings of I with tx ≤ T as candidates,
+/// reads each candidate key as of (V, T), and keeps it when the entry in effect emitted I.
+/// The answer is therefore exactly the keys whose value as of (V, T) emits I: the index is
+/// bitemporal without storing a second copy of the time semantics.
+struct LiveExtensions {
+    var hooks: [ExtensionDefinition] = []
+    var indexes: [ExtensionDefinition] = []
+
+    var isEmpty: Bool { hooks.isEmpty && indexes.isEmpty }
+
+    static let hookPrefix = Key("_meta/hook/", partition: Key.systemPartition)
+    static let indexPrefix = Key("_meta/index/", partition: Key.systemPartition)
+
+    /// The definitions in effect at valid time `at`, as of the latest state in `txn`.
+    static func load(_ txn: borrowing WriteTransaction, _ facts: Table, at: Instant) throws -> LiveExtensions {
+        var live = LiveExtensions()
+        let c = try txn.cursor(facts)
+        for (kind, prefix) in [(ExtensionDefinition.Kind.hook, hookPrefix), (.index, indexPrefix)] {
+            for (key, value) in try liveFacts(c, prefix: prefix, at: at) {
+                let name = String(decoding: key.bytes.dropFirst(prefix.bytes.count), as: UTF8.self)
+                guard let def = ExtensionDefinition.decode(kind: kind, name: name, value: value) else {
+                    throw LLMDBError(.corrupted, "the \(kind.rawValue) definition '\(name)' is malformed")
+                }
+                if kind == .hook { live.hooks.append(def) } else { live.indexes.append(def) }
+            }
+        }
+        return live
+    }
+
+    /// Every key under `prefix` with a value in effect at `at` (latest transaction state).
+    /// Entries of a key are ordered by (valid_from, tx): the last one with valid_from ≤ at wins.
+    static func liveFacts(_ c: borrowing Cursor, prefix: Key, at: Instant) throws -> [(Key, Value)] {
+        let start = EntryKey.prefix(prefix)
+        var out: [(Key, Value)] = []
+        var e = try start.withUnsafeBytes { try c.seek(atLeast: $0) }
+        while let first = e, EntryKey.hasPrefix(first.key, start) {
+            let part = Array(first.key[0..<(first.key.count - 16)])
+            var best: [UInt8]? = nil
+            var cur: Cursor.Entry? = first
+            while let x = cur, x.key.count == part.count + 16,
+                part.withUnsafeBytes({ memcmpEqual($0, x.key, count: part.count) })
+            {
+                if EntryKey.times(x.key).validFrom <= at { best = Array(x.value) }
+                cur = try c.next()
+            }
+            e = cur
+            guard let best else { continue }
+            let full = part + [UInt8](repeating: 0, count: 16)
+            guard let d = full.withUnsafeBytes({ EntryKey.decode($0) }) else {
+                throw LLMDBError(.corrupted, "a system key is malformed")
+            }
+            if let v = try best.withUnsafeBytes({ (b) throws(LLMDBError) in try Value.decode(stored: b) }) {
+                out.append((d.key, v))
+            }
+        }
+        return out
+    }
+
+    /// The stored record of module `sha256` in effect at `at`, or nil when absent or removed.
+    static func moduleRecord(
+        _ txn: borrowing WriteTransaction,
+        _ facts: Table,
+        _ sha256: String,
+        at: Instant
+    ) throws
+        -> [UInt8]?
+    {
+        let c = try txn.cursor(facts)
+        guard let e = try Apply.inEffect(c, prefix: EntryKey.keyPrefix(.code(sha256)), at: at),
+            e.value.first != ValueTag.tombstone.rawValue
+        else { return nil }
+        return e.value
+    }
+}
+
+/// The code work of one transaction: a session opened on first use, module records
+/// fetched once per module.
+struct CodeWork: ~Copyable {
+    let runner: (any CodeRunner)?
+    var session: (any CodeSession)? = nil
+    var records: [String: [UInt8]] = [:]
+
+    init(_ runner: (any CodeRunner)?) { self.runner = runner }
+
+    mutating func open(for def: ExtensionDefinition) throws(LLMDBError) -> any CodeSession {
+        if let session { return session }
+        guard let runner else {
+            throw LLMDBError(
+                .codeUnavailable,
+                "the \(def.kind.rawValue) '\(def.name)' covers this write, but the database was opened without the WebAssembly layer (Database.Options.codeRunner); nothing was written"
+            )
+        }
+        let s = runner.session()
+        session = s
+        return s
+    }
+
+    mutating func record(
+        for def: ExtensionDefinition,
+        _ txn: borrowing WriteTransaction,
+        _ facts: Table,
+        at: Instant
+    ) throws -> [UInt8] {
+        if let r = records[def.module] { return r }
+        guard let r = try LiveExtensions.moduleRecord(txn, facts, def.module, at: at) else {
+            throw LLMDBError(
+                .notFound,
+                "the \(def.kind.rawValue) '\(def.name)' uses module '\(def.moduleName)' (sha256 \(def.module.prefix(12))…), which was removed; remove the \(def.kind.rawValue) or add the module again; nothing was written"
+            )
+        }
+        records[def.module] = r
+        return r
+    }
+}
+
+enum IndexStore {
+    static let postingTag: UInt8 = 0x01
+    static let entryTag: UInt8 = 0x02
+
+    static func escaped(_ bytes: some Sequence<UInt8>, into out: inout [UInt8]) {
+        for b in bytes {
+            out.append(b)
+            if b == 0 { out.append(0xFF) }
+        }
+        out.append(0)
+        out.append(0)
+    }
+
+    /// `[tag][escaped name][00 00]`.
+    static func namePrefix(_ tag: UInt8, _ name: String) -> [UInt8] {
+        var out: [UInt8] = [tag]
+        escaped(name.utf8, into: &out)
+        return out
+    }
+
+    /// `[0x01][name][index key]`: the postings of one index key.
+    static func postingPrefix(_ name: String, _ indexKey: [UInt8]) -> [UInt8] {
+        var out = namePrefix(postingTag, name)
+        escaped(indexKey, into: &out)
+        return out
+    }
+
+    static func encodeKeys(_ keys: [[UInt8]]) -> [UInt8] {
+        var out: [UInt8] = []
+        for k in keys {
+            EntryKey.appendU32(UInt32(k.count), to: &out)
+            out += k
+        }
+        return out
+    }
+
+    static func decodeKeys(_ p: UnsafeRawBufferPointer) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var i = 0
+        while i + 4 <= p.count {
+            let n = Int(UInt32(bigEndian: p.loadUnaligned(fromByteOffset: i, as: UInt32.self)))
+            i += 4
+            guard i + n <= p.count else { break }
+            out.append(Array(p[i..<(i + n)]))
+            i += n
+        }
+        return out
+    }
+
+    static func contains(_ p: UnsafeRawBufferPointer, _ key: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        while i + 4 <= p.count {
+            let n = Int(UInt32(bigEndian: p.loadUnaligned(fromByteOffset: i, as: UInt32.self)))
+            i += 4
+            guard i + n <= p.count else { return false }
+            if n == key.count && memcmpEqual(UnsafeRawBufferPointer(rebasing: p[i..<(i + n)]), key, count: n) {
+                return true
+            }
+            i += n
+        }
+        return false
+    }
+
+    /// Records the index keys of written entries: for each entry, its record (replacing an
+    /// earlier one at the same entry key) and a posting per key.
+    static func write(
+        _ index: ExtensionDefinition,
+        entries: [IndexedEntry],
+        keys: [[[UInt8]]],
+        _ txn: borrowing WriteTransaction,
+        _ table: Table
+    ) throws {
+        guard keys.count == entries.count else {
+            throw LLMDBError(
+                .codeFailed,
+                "index '\(index.name)': the code returned keys for \(keys.count) of \(entries.count) records"
+            )
+        }
+        let entryPrefix = namePrefix(entryTag, index.name)
+        for (entry, emitted) in zip(entries, keys) {
+            let recordKey = entryPrefix + EntryKey.encode(entry.key, validFrom: entry.validFrom, tx: entry.txID)
+            if recordKey.count <= Key.lmdbKeyLimit {
+                _ = try recordKey.withUnsafeBytes { try txn.delete(table, $0) }
+            }
+            if emitted.isEmpty { continue }
+            var longest = 0
+            for k in emitted {
+                var n = k.count
+                for b in k where b == 0 { n += 1 }
+                longest = max(longest, n)
+            }
+            let postingLength = entryPrefix.count + 2 + longest + EntryKey.keyPrefix(entry.key).count
+            if recordKey.count > Key.lmdbKeyLimit || postingLength > Key.lmdbKeyLimit {
+                throw LLMDBError(
+                    .keyTooLong,
+                    "index '\(index.name)' cannot store the key '\(entry.key)' (\(entry.key.bytes.count) bytes) with its index key (\(longest) bytes): together with the index name they exceed LMDB's \(Key.lmdbKeyLimit)-byte key limit; nothing was written"
+                )
+            }
+            try Apply.put(txn, table, recordKey, encodeKeys(emitted))
+            let keyPart = EntryKey.keyPrefix(entry.key)
+            for k in Set(emitted) {
+                let posting = postingPrefix(index.name, k) + keyPart
+                var tx = entry.txID
+                if let old = try posting.withUnsafeBytes({ try txn.get(table, $0) }), old.count == 8 {
+                    tx = min(tx, EntryKey.readU64(old, at: 0))
+                }
+                var v: [UInt8] = []
+                EntryKey.appendU64(tx, to: &v)
+                try Apply.put(txn, table, posting, v)
+            }
+        }
+    }
+
+    /// Removes an index's data for one key (erase), or all of it (`key` nil: dropped index).
+    static func remove(_ name: String, key: Key?, _ txn: borrowing WriteTransaction, _ table: Table) throws {
+        let entryPrefix = namePrefix(entryTag, name) + (key.map(EntryKey.keyPrefix) ?? [])
+        let c = try txn.cursor(table)
+        var postings: [[UInt8]] = []
+        while let e = try entryPrefix.withUnsafeBytes({ try c.seek(atLeast: $0) }),
+            EntryKey.hasPrefix(e.key, entryPrefix)
+        {
+            if let key {
+                let part = EntryKey.keyPrefix(key)
+                for k in decodeKeys(e.value) { postings.append(postingPrefix(name, k) + part) }
+            }
+            try c.deleteCurrent()
+        }
+        if key == nil { postings = [] }
+        for p in postings { _ = try p.withUnsafeBytes { try txn.delete(table, $0) } }
+        if key == nil {
+            let all = namePrefix(postingTag, name)
+            while let e = try all.withUnsafeBytes({ try c.seek(atLeast: $0) }), EntryKey.hasPrefix(e.key, all) {
+                try c.deleteCurrent()
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+public import LLMDB
+
+/// Builds a page of records in the ABI's layout (include/llmdb_wasm.h), in a host buffer
+/// that is reused from page to page.
+struct PageBuilder {
+    static let headerSize = 16
+    static let recordHeaderSize = 48
+    /// Records per page, and the byte size at which a page is sent early.
+    static let maxRecords = 4096
+    static let targetBytes = 1 << 20
+
+    private(set) var bytes: [UInt8] = []
+    private(set) var count = 0
+    let kind: UInt32
+
+    init(kind: UInt32) {
+        self.kind = kind
+        reset()
+    }
+
+    var isFull: Bool { count >= Self.maxRecords || bytes.count >= Self.targetBytes }
+    var isEmpty: Bool { count == 0 }
+
+    mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        bytes.append(contentsOf: repeatElement(0, count: Self.headerSize))
+        count = 0
+    }
+
+    mutating func append(
+        partition: UInt32,
+        key: UnsafeRawBufferPointer,
+        validFrom: Instant,
+        validTo: Instant?,
+        txID: TxID,
+        tag: UInt8,
+        op: UInt8,
+        payload: UnsafeRawBufferPointer
+    ) {
+        let size = (Self.recordHeaderSize + key.count + payload.count + 7) & ~7
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: size))
+        bytes.withUnsafeMutableBytes { p in
+            p.storeBytes(of: UInt32(size).littleEndian, toByteOffset: start, as: UInt32.self)
+            p.storeBytes(of: partition.littleEndian, toByteOffset: start + 4, as: UInt32.self)
+            p.storeBytes(of: UInt32(key.count).littleEndian, toByteOffset: start + 8, as: UInt32.self)
+            p.storeBytes(of: UInt32(payload.count).littleEndian, toByteOffset: start + 12, as: UInt32.self)
+            p.storeBytes(of: validFrom.microseconds.littleEndian, toByteOffset: start + 16, as: Int64.self)
+            p.storeBytes(of: (validTo?.microseconds ?? .max).littleEndian, toByteOffset: start + 24, as: Int64.self)
+            p.storeBytes(of: txID.littleEndian, toByteOffset: start + 32, as: UInt64.self)
+            p[start + 40] = tag
+            p[start + 41] = op
+            let k = start + Self.recordHeaderSize
+            if !key.isEmpty { UnsafeMutableRawBufferPointer(rebasing: p[k..<(k + key.count)]).copyMemory(from: key) }
+            if !payload.isEmpty {
+                UnsafeMutableRawBufferPointer(rebasing: p[(k + key.count)..<(k + key.count + payload.count)])
+                    .copyMemory(from: payload)
+            }
+        }
+        count += 1
+    }
+
+    /// Fills in the header and returns the page.
+    mutating func finish(accumulatorLength: Int = 0) -> UnsafeRawBufferPointer {
+        let n = bytes.count
+        let c = count
+        let k = kind
+        bytes.withUnsafeMutableBytes { p in
+            p.storeBytes(of: UInt32(n).littleEndian, toByteOffset: 0, as: UInt32.self)
+            p.storeBytes(of: UInt32(c).littleEndian, toByteOffset: 4, as: UInt32.self)
+            p.storeBytes(of: k.littleEndian, toByteOffset: 8, as: UInt32.self)
+            p.storeBytes(of: UInt32(accumulatorLength).littleEndian, toByteOffset: 12, as: UInt32.self)
+        }
+        return bytes.withUnsafeBytes { $0 }
+    }
+}
+
+/// A record produced by a `map_pages` function, borrowed from the output page: valid only
+/// inside the closure that receives it.
+public struct MappedRow {
+    public let partition: PartitionID
+    /// The user key bytes.
+    public let key: UnsafeRawBufferPointer
+    public let validFrom: Instant
+    public let txID: TxID
+    public let tag: ValueTag
+    /// The value payload (without its tag).
+    public let payload: UnsafeRawBufferPointer
+
+    /// Copies the value out (nil for a tombstone).
+    public func value() -> Value? {
+        tag == .tombstone ? nil : Value(unchecked: tag, Array(payload))
+    }
+
+    /// Copies the key out.
+    public func keyValue() -> Key { Key(Array(key), partition: partition) }
+}
+
+enum PageReader {
+    static func u32(_ p: UnsafeRawBufferPointer, _ o: Int) -> Int {
+        Int(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: o, as: UInt32.self)))
+    }
+
+    /// Walks the records of an output page written by `map_pages`, checking every length
+    /// against the page and the page against the returned length.
+    static func forEachRecord(
+        _ out: UnsafeRawBufferPointer,
+        module: String,
+        function: String,
+        _ body: (MappedRow) throws -> Bool
+    ) throws -> Bool {
+        func bad(_ why: String) -> LLMDBError {
+            LLMDBError(.codeFailed, "module '\(module)' function '\(function)' wrote a malformed output page: \(why)")
+        }
+        if out.isEmpty { return true }
+        guard out.count >= PageBuilder.headerSize else { throw bad("\(out.count) bytes is shorter than a page header") }
+        let size = u32(out, 0)
+        let count = u32(out, 4)
+        guard size <= out.count else {
+            throw bad("its size field says \(size) bytes but the function returned \(out.count)")
+        }
+        var offset = PageBuilder.headerSize
+        for i in 0..<count {
+            guard offset + PageBuilder.recordHeaderSize <= size else {
+                throw bad("record \(i) starts past the page's end")
+            }
+            let rsize = u32(out, offset)
+            let partition = u32(out, offset + 4)
+            let klen = u32(out, offset + 8)
+            let vlen = u32(out, offset + 12)
+            guard rsize % 8 == 0, rsize >= PageBuilder.recordHeaderSize, offset + rsize <= size else {
+                throw bad("record \(i) has size \(rsize) (not a multiple of 8, or past the page's end)")
+            }
+            guard PageBuilder.recordHeaderSize + klen + vlen <= rsize else {
+                throw bad("record \(i)'s key and value (\(klen) + \(vlen) bytes) overflow its size \(rsize)")
+            }
+            guard klen > 0 else { throw bad("record \(i) has an empty key") }
+            let tag = ValueTag(rawValue: out[offset + 40])
+            guard tag.isKnown else { throw bad("record \(i) has the unknown value tag \(out[offset + 40])") }
+            let k = offset + PageBuilder.recordHeaderSize
+            let row = MappedRow(
+                partition: PartitionID(partition),
+                key: UnsafeRawBufferPointer(rebasing: out[k..<(k + klen)]),
+                validFrom: Instant(
+                    microseconds: Int64(littleEndian: out.loadUnaligned(fromByteOffset: offset + 16, as: Int64.self))
+                ),
+                txID: UInt64(littleEndian: out.loadUnaligned(fromByteOffset: offset + 32, as: UInt64.self)),
+                tag: tag,
+                payload: UnsafeRawBufferPointer(rebasing: out[(k + klen)..<(k + klen + vlen)])
+            )
+            if try !body(row) { return false }
+            offset += rsize
+        }
+        return true
+    }
+
+    /// Parses `custom_index` output: `{u32 record, u32 key_len, key}` entries padded to 4.
+    static func indexKeys(
+        _ out: UnsafeRawBufferPointer,
+        records: Int,
+        module: String,
+        function: String
+    ) throws(LLMDBError)
+        -> [[[UInt8]]]
+    {
+        func bad(_ why: String) -> LLMDBError {
+            LLMDBError(.codeFailed, "module '\(module)' function '\(function)' wrote malformed index keys: \(why)")
+        }
+        var keys = [[[UInt8]]](repeating: [], count: records)
+        var offset = 0
+        while offset < out.count {
+            guard offset + 8 <= out.count else { throw bad("an entry header runs past the output's end") }
+            let r = u32(out, offset)
+            let n = u32(out, offset + 4)
+            guard r < records else { throw bad("an entry names record \(r) of a page of \(records)") }
+            guard n >= 1, n <= 255 else { throw bad("an index key of \(n) bytes (keys are 1 to 255 bytes)") }
+            guard offset + 8 + n <= out.count else { throw bad("an index key runs past the output's end") }
+            keys[r].append(Array(out[(offset + 8)..<(offset + 8 + n)]))
+            offset += (8 + n + 3) & ~3
+        }
+        return keys
+    }
+}

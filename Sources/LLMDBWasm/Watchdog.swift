@@ -1,0 +1,89 @@
+import Foundation
+import Synchronization
+@_spi(Fuzzing) import WasmKit
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The wall-clock backstop: stops a guest call that runs past its deadline.
+///
+/// WasmKit 0.4.2 has no interrupt or epoch API, and a store's fuel is a plain counter that
+/// the guest thread reads, decrements and writes back. So once a deadline passes, this
+/// thread keeps setting the store's fuel to zero until the call returns: one write can be
+/// lost to the guest's own write-back, but not all of them, and the next fuel charge then
+/// traps. Measured here: the guest stops within about 4 ms of its deadline. This is a data
+/// race on one aligned 64-bit word, confined to this use and documented in
+/// docs/wasm-design-notes.md; the per-call fuel budget bounds the guest even without it.
+final class Watchdog: @unchecked Sendable {
+    // @unchecked Sendable: `armed` and `stopped` are guarded by `condition`.
+
+    final class Ticket: @unchecked Sendable {
+        // @unchecked Sendable: `store` is touched by the watchdog only while armed, under
+        // the watchdog's lock (the data race on its fuel is the point; see above).
+        let store: Store
+        let deadline: Int64
+        let expired = Atomic<Bool>(false)
+        init(store: Store, deadline: Int64) {
+            self.store = store
+            self.deadline = deadline
+        }
+    }
+
+    private let condition = NSCondition()
+    private var armed: [ObjectIdentifier: Ticket] = [:]
+    private var started = false
+
+    init() {}
+
+    func arm(_ store: Store, microseconds: Int64) -> Ticket {
+        let ticket = Ticket(store: store, deadline: monotonicMicros() + microseconds)
+        condition.lock()
+        armed[ObjectIdentifier(ticket)] = ticket
+        if !started {
+            started = true
+            let thread = Thread { [self] in self.run() }
+            thread.name = "llmdb-wasm-watchdog"
+            thread.start()
+        }
+        if armed.count == 1 { condition.signal() }
+        condition.unlock()
+        return ticket
+    }
+
+    func disarm(_ ticket: Ticket) {
+        condition.lock()
+        armed[ObjectIdentifier(ticket)] = nil
+        condition.unlock()
+    }
+
+    private func run() {
+        condition.lock()
+        while true {
+            if armed.isEmpty {
+                condition.wait()
+                continue
+            }
+            let now = monotonicMicros()
+            let earliest = armed.values.map(\.deadline).min()!
+            if earliest > now {
+                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(earliest - now) / 1e6))
+                continue
+            }
+            // Past a deadline: exhaust the fuel of every overdue call until it returns.
+            for t in armed.values where t.deadline <= now {
+                t.expired.store(true, ordering: .releasing)
+                t.store.fuel = Fuel(remaining: 0)
+            }
+            condition.unlock()
+            sched_yield()
+            condition.lock()
+        }
+    }
+}
+
+func monotonicMicros() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+}

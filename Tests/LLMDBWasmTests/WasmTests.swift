@@ -1,0 +1,382 @@
+import Foundation
+import LLMDB
+import LLMDBWasm
+import Testing
+
+@Suite("WebAssembly: registry")
+struct RegistryTests {
+    @Test("a module is registered content-addressed, listed, shown as of a time, and removed")
+    func registry() throws {
+        let t = try WasmDatabase()
+        let db = t.db
+        t.clock.advance(by: 10)
+        let info = try db.addCode(WAT.identityMap, name: "ident")
+        #expect(info.meta.kind == .mapPages)
+        #expect(info.meta.sha256.count == 64)
+        #expect(info.meta.exports.contains("map_pages"))
+        #expect(try db.listCode().map(\.meta.name) == ["ident"])
+        #expect(try db.code(String(info.meta.sha256.prefix(10))).meta.name == "ident")
+        // Versioned like any fact: before registration there was nothing.
+        #expect(try db.listCode(tx: .id(info.txID - 1)).isEmpty)
+        t.clock.advance(by: 10)
+        try db.removeCode("ident")
+        #expect(try db.listCode().isEmpty)
+        #expect(try db.listCode(tx: .id(info.txID)).map(\.meta.name) == ["ident"])
+        #expect(throws: LLMDBError.self) { try db.code("ident") }
+    }
+
+    @Test("the same name with new code retracts the old module in the same transaction")
+    func rename() throws {
+        let t = try WasmDatabase()
+        let a = try t.db.addCode(WAT.identityMap, name: "m")
+        let b = try t.db.addCode(WAT.map("(i32.const 0)"), name: "m")
+        #expect(a.meta.sha256 != b.meta.sha256)
+        #expect(try t.db.listCode().map(\.meta.sha256) == [b.meta.sha256])
+    }
+
+    @Test("bad modules are refused with a message naming the problem, and nothing is written")
+    func refusals() throws {
+        var small = WasmLimits()
+        small.maxModuleBytes = 50
+        let t = try WasmDatabase()
+        let db = t.db
+        let before = try db.transactionCount()
+        func refused(_ bytes: [UInt8], _ needle: String, kind: WasmFunctionKind? = nil, in d: Database? = nil) {
+            do {
+                try (d ?? db).addCode(bytes, name: "bad", kind: kind)
+                Issue.record("accepted a bad module (\(needle))")
+            } catch let e as LLMDBError {
+                #expect(e.code == .invalidModule || e.code == .codeLimit, "\(e)")
+                #expect(e.message.contains(needle), "\(e.message)")
+            } catch {
+                Issue.record("unexpected \(error)")
+            }
+        }
+        refused([0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00, 0xFF, 0xFF], "not valid WebAssembly")
+        refused(Array("(module (func".utf8), "not valid WAT")
+        refused([0xFF, 0xFE, 0x00], "neither a WebAssembly binary")
+        // No function of the kind.
+        refused(WAT.module(""), "say which kind")
+        refused(WAT.module(""), "does not export the map_pages function", kind: .mapPages)
+        // Wrong signature.
+        refused(
+            WAT.module(#"(func (export "map_pages") (param i32) (result i32) (local.get 0))"#),
+            "map_pages has the signature (i32) -> i32"
+        )
+        // No memory export.
+        refused(
+            Array(#"(module (func (export "map_pages") (param i32 i32 i32 i32) (result i32) (i32.const 0)))"#.utf8),
+            "does not export its memory"
+        )
+        // Imports that are not granted.
+        refused(
+            WAT.map(
+                "(i32.const 0)",
+                imports: #"(import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))"#
+            ),
+            "wasi_snapshot_preview1.fd_write"
+        )
+        refused(
+            WAT.map("(i32.const 0)", imports: #"(import "llmdb" "clock_now" (func (result i64)))"#),
+            "needs the 'clock' capability"
+        )
+        refused(WAT.module("", memoryPages: 2000), "initial memory", kind: .mapPages)
+        let tiny = try t.open(limits: small)
+        refused(WAT.identityMap, "the limit is 50 bytes", in: tiny)
+        tiny.close()
+        #expect(try db.transactionCount() == before)
+        #expect(try db.listCode().isEmpty)
+        // Granted, the clock import is accepted.
+        var granted = WasmLimits()
+        granted.grants = [.clock]
+        let g = try t.open(limits: granted)
+        try g.addCode(
+            WAT.map("(i32.const 0)", imports: #"(import "llmdb" "clock_now" (func (result i64)))"#),
+            name: "clocked"
+        )
+        g.close()
+    }
+
+    @Test("a stored module whose bytes no longer match their sha256 is detected")
+    func tampered() throws {
+        let t = try WasmDatabase()
+        let info = try t.db.addCode(WAT.rejectB, name: "hook")
+        try t.db.addHook(name: "h", module: "hook", scope: KeyScope(prefix: ""))
+        // Replace the stored bytes with another module's, keeping the key (the hash).
+        let other = try WasmDatabase()
+        let otherInfo = try other.db.addCode(WAT.identityMap, name: "hook")
+        let record = try #require(
+            try other.db.read { try $0.get(Key("_meta/code/" + otherInfo.meta.sha256, partition: Key.systemPartition)) }
+        )
+        try t.db.write {
+            try $0.putSystem(Key("_meta/code/" + info.meta.sha256, partition: Key.systemPartition), record.value!)
+        }
+        let fresh = try t.open()  // an empty module cache
+        let before = try fresh.transactionCount()
+        #expect {
+            try fresh.write { try $0.put("a", .raw("x")) }
+        } throws: { e in
+            (e as? LLMDBError)?.code == .invalidModule && "\(e)".contains("do not match their sha256")
+        }
+        #expect(try fresh.transactionCount() == before)
+        fresh.close()
+    }
+}
+
+@Suite("WebAssembly: map and reduce")
+struct MapReduceTests {
+    static func fill(_ db: Database, _ n: Int) throws {
+        try db.write { b in
+            for i in 0..<n { try b.put(Key("k:\(String(i).leftPad(6))"), .raw("v\(i)")) }
+        }
+    }
+
+    @Test("map_pages over several pages returns exactly the rows of the native scan")
+    func identity() throws {
+        let t = try WasmDatabase()
+        try Self.fill(t.db, 10_000)
+        try t.db.put(Key([0x6B, 0x3A, 0x00, 0x01]), .raw("zero in key"))
+        try t.db.addCode(WAT.identityMap, name: "ident")
+        let mapped = try t.db.scan(prefix: "k:", map: "ident")
+        let native = try t.db.read { try $0.scan(prefix: "k:") }
+        #expect(mapped.count == native.count)
+        #expect(mapped.map(\.key) == native.map(\.key))
+        #expect(mapped.map(\.value) == native.map(\.value))
+        #expect(mapped.map(\.validFrom) == native.map(\.validFrom))
+        #expect(mapped.map(\.txID) == native.map(\.txID))
+        // Early stop.
+        #expect(try t.db.scan(prefix: "k:", map: "ident", limit: 5).count == 5)
+    }
+
+    @Test("reduce_pages folds every page, as of any transaction")
+    func reduce() throws {
+        let t = try WasmDatabase()
+        try Self.fill(t.db, 9_000)
+        let first = try t.db.transactionCount()
+        try t.db.write { b in for i in 9_000..<9_500 { try b.put(Key("k:\(i)"), .raw("v")) } }
+        try t.db.addCode(WAT.countReduce, name: "count")
+        func count(_ r: ReduceResult) -> UInt64 { r.accumulator.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } }
+        let now = try t.db.reduce(prefix: "k:", module: "count")
+        #expect(count(now) == 9_500)
+        #expect(now.records == 9_500)
+        #expect(now.pages == 3)
+        #expect(count(try t.db.reduce(prefix: "k:", module: "count", tx: .id(first))) == 9_000)
+        #expect(count(try t.db.reduce(prefix: "nothing:", module: "count")) == 0)
+    }
+
+    @Test("using a module of the wrong kind is refused")
+    func wrongKind() throws {
+        let t = try WasmDatabase()
+        try t.db.addCode(WAT.countReduce, name: "count")
+        #expect(throws: LLMDBError.self) { _ = try t.db.scan(prefix: "k:", map: "count") }
+        #expect(throws: LLMDBError.self) { _ = try t.db.reduce(prefix: "k:", module: "missing") }
+    }
+}
+
+@Suite("WebAssembly: limits and faults")
+struct LimitTests {
+    /// Runs a map over one record and returns the error.
+    static func failure(_ module: [UInt8], limits: WasmLimits = WasmLimits()) throws -> LLMDBError {
+        let t = try WasmDatabase(limits: limits)
+        try t.db.put("k:1", .raw("x"))
+        try t.db.addCode(module, name: "m", kind: .mapPages)
+        do {
+            _ = try t.db.scan(prefix: "k:", map: "m")
+        } catch let e as LLMDBError {
+            return e
+        }
+        Issue.record("the scan succeeded")
+        return LLMDBError(.invalidArgument, "")
+    }
+
+    @Test("a module that loops forever is stopped at the wall-clock deadline")
+    func deadline() throws {
+        var limits = WasmLimits()
+        limits.deadlineMicroseconds = 30_000
+        limits.fuel = .max
+        let start = Date()
+        let e = try Self.failure(WAT.map("(loop $l (br $l)) (i32.const 0)"), limits: limits)
+        #expect(e.code == .codeLimit)
+        #expect(
+            e.message.contains("module 'm' function 'map_pages' exceeded the wall-clock deadline of 30.0 ms"),
+            "\(e)"
+        )
+        #expect(Date().timeIntervalSince(start) < 5)
+    }
+
+    @Test("a module that loops forever runs out of fuel first when the budget is small")
+    func fuel() throws {
+        var limits = WasmLimits()
+        limits.fuel = 100_000
+        limits.deadlineMicroseconds = 10_000_000
+        let e = try Self.failure(WAT.map("(loop $l (br $l)) (i32.const 0)"), limits: limits)
+        #expect(e.code == .codeLimit)
+        #expect(e.message.contains("ran out of fuel: the budget is 100000 units per call"), "\(e)")
+    }
+
+    @Test("growing memory past the limit fails the call")
+    func memory() throws {
+        var limits = WasmLimits()
+        limits.memoryBytes = 4 << 20
+        let e = try Self.failure(WAT.map("(drop (memory.grow (i32.const 100))) (i32.const 0)"), limits: limits)
+        #expect(e.code == .codeLimit)
+        #expect(e.message.contains("exceeded the memory limit"), "\(e)")
+        #expect(e.message.contains("the limit is 4194304 bytes"), "\(e)")
+    }
+
+    @Test("a length past the output buffer, or a malformed output page, is an error, never a crash")
+    func badOutput() throws {
+        let huge = try Self.failure(WAT.map("(i32.const 2147483647)"))
+        #expect(huge.code == .codeLimit)
+        #expect(huge.message.contains("asked for 2147483647 bytes of output"), "\(huge)")
+        let again = try Self.failure(WAT.map("(i32.add (local.get $cap) (i32.const 1))"))
+        #expect(again.code == .codeFailed)
+        #expect(again.message.contains("after being given"), "\(again)")
+        // A page header claiming more bytes than returned.
+        let lying = try Self.failure(
+            WAT.map(
+                "(i32.store (local.get $out) (i32.const 100000)) (i32.store offset=4 (local.get $out) (i32.const 1)) (i32.const 16)"
+            )
+        )
+        #expect(lying.code == .codeFailed)
+        #expect(lying.message.contains("malformed output page"), "\(lying)")
+        // A record whose size runs past the page.
+        let record = try Self.failure(
+            WAT.map(
+                """
+                (i32.store (local.get $out) (i32.const 64)) (i32.store offset=4 (local.get $out) (i32.const 1))
+                (i32.store offset=16 (local.get $out) (i32.const 4096)) (i32.const 64)
+                """
+            )
+        )
+        #expect(record.code == .codeFailed)
+        #expect(record.message.contains("record 0 has size 4096"), "\(record)")
+    }
+
+    @Test("a trap in the middle of a page, or llmdb.fail, fails the operation with the module's name")
+    func traps() throws {
+        let trap = try Self.failure(WAT.map("(unreachable)"))
+        #expect(trap.code == .codeFailed)
+        #expect(trap.message.contains("module 'm' function 'map_pages' trapped"), "\(trap)")
+        let failed = try Self.failure(
+            WAT.map(
+                "(call $fail (i32.const 16) (i32.const 4)) (i32.const 0)",
+                imports: #"(import "llmdb" "fail" (func $fail (param i32 i32))) (data (i32.const 16) "nope")"#
+            )
+        )
+        #expect(failed.code == .codeFailed)
+        #expect(failed.message.contains("failed: nope"), "\(failed)")
+    }
+
+    @Test("out-of-bounds memory access in the guest traps cleanly")
+    func outOfBounds() throws {
+        let e = try Self.failure(WAT.map("(i32.store (i32.const -4) (i32.const 1)) (i32.const 0)"))
+        #expect(e.code == .codeFailed)
+    }
+}
+
+@Suite("WebAssembly: hooks")
+struct HookTests {
+    @Test("a hook rejects a transaction with its reason; nothing is written")
+    func rejects() throws {
+        let t = try WasmDatabase()
+        let db = t.db
+        try db.addCode(WAT.rejectB, name: "no-b")
+        try db.addHook(name: "no-b", module: "no-b", scope: KeyScope(prefix: ""))
+        #expect(try db.hooks().map(\.name) == ["no-b"])
+        let before = try db.transactionCount()
+        #expect {
+            try db.write { b in
+                try b.put("a1", .raw("ok"))
+                try b.put("b1", .raw("bad"))
+            }
+        } throws: { e in
+            let e = e as? LLMDBError
+            return e?.code == .hookRejected
+                && e!.message.contains("hook 'no-b' (module 'no-b') rejected the transaction: bad key")
+        }
+        #expect(try db.transactionCount() == before)
+        #expect(try db.get("a1") == nil)
+        try db.write { try $0.put("a2", .raw("fine")) }
+        #expect(try db.get("a2") != nil)
+        // Deletes and erases are seen too.
+        #expect(throws: LLMDBError.self) { try db.write { try $0.delete("b2") } }
+        #expect(throws: LLMDBError.self) { try db.erase("b3") }
+        // Other partitions are out of scope.
+        try db.write { try $0.put(Key("b1", partition: 7), .raw("elsewhere")) }
+        try db.removeHook("no-b")
+        try db.write { try $0.put("b1", .raw("allowed now")) }
+    }
+
+    @Test("a hook that rejects one of several concurrent group-committed writers fails only that writer")
+    func groupCommit() async throws {
+        let t = try WasmDatabase()
+        let db = t.db
+        try db.addCode(WAT.rejectB, name: "no-b")
+        try db.addHook(name: "no-b", module: "no-b", scope: KeyScope(prefix: ""))
+        let results = await withTaskGroup(of: (Int, Bool).self) { group in
+            for i in 0..<16 {
+                group.addTask {
+                    let key = i == 5 ? Key("bad\(i)") : Key("good\(i)")
+                    do {
+                        try await db.write { try $0.put(key, .raw("v")) }
+                        return (i, true)
+                    } catch {
+                        return (i, false)
+                    }
+                }
+            }
+            var out: [Int: Bool] = [:]
+            for await (i, ok) in group { out[i] = ok }
+            return out
+        }
+        for i in 0..<16 { #expect(results[i] == (i != 5)) }
+        #expect(try db.get("bad5") == nil)
+        for i in 0..<16 where i != 5 { #expect(try db.get(Key("good\(i)")) != nil) }
+    }
+
+    @Test("a module removed while a hook references it: refused, or (forced) writes fail clearly")
+    func removedModule() throws {
+        let t = try WasmDatabase()
+        let db = t.db
+        try db.addCode(WAT.rejectB, name: "no-b")
+        try db.addHook(name: "guard", module: "no-b", scope: KeyScope(prefix: "a"))
+        #expect {
+            try db.removeCode("no-b")
+        } throws: { e in "\(e)".contains("used by hook 'guard'") }
+        try db.removeCode("no-b", force: true)
+        let before = try db.transactionCount()
+        #expect {
+            try db.write { try $0.put("a1", .raw("x")) }
+        } throws: { e in
+            (e as? LLMDBError)?.code == .notFound && "\(e)".contains("hook 'guard' uses module 'no-b'")
+        }
+        #expect(try db.transactionCount() == before)
+        try db.write { try $0.put("z1", .raw("out of scope")) }
+    }
+
+    @Test("without a code runner, writes a hook covers fail instead of skipping it")
+    func noRunner() throws {
+        let t = try WasmDatabase()
+        try t.db.addCode(WAT.rejectB, name: "no-b")
+        try t.db.addHook(name: "no-b", module: "no-b", scope: KeyScope(prefix: "b"))
+        let plain = try t.open(runner: false)
+        #expect {
+            try plain.write { try $0.put("b1", .raw("x")) }
+        } throws: { e in (e as? LLMDBError)?.code == .codeUnavailable }
+        try plain.write { try $0.put("a1", .raw("not covered")) }
+        plain.close()
+    }
+
+    @Test("user writes to the system partition are refused")
+    func reserved() throws {
+        let t = try WasmDatabase()
+        #expect {
+            try t.db.write { try $0.put(Key("_meta/code/x", partition: Key.systemPartition), .raw("x")) }
+        } throws: { e in (e as? LLMDBError)?.code == .reservedPartition }
+    }
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+}
