@@ -1,5 +1,6 @@
 // swift-tools-version:6.2
-// The LLMDB benchmark: a sibling package, built in release by `make bench`.
+// The LLMDB benchmarks: a sibling package, built in release by `make bench` (llmdb-bench)
+// and `make bench-wasm` (llmdb-wasm-bench).
 import Foundation
 import PackageDescription
 
@@ -17,6 +18,15 @@ let package = Package(
             name: "llmdb-bench",
             dependencies: [.product(name: "LLMDB", package: rootIdentity)],
             swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-Ounchecked"])]
-        )
+        ),
+        // The WebAssembly benchmark of issue 3 (`make bench-wasm`, scripts/bench_wasm.py).
+        .executableTarget(
+            name: "llmdb-wasm-bench",
+            dependencies: [
+                .product(name: "LLMDB", package: rootIdentity),
+                .product(name: "LLMDBWasm", package: rootIdentity),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-Ounchecked"])]
+        ),
     ]
 )

@@ -27,6 +27,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define LLMDB_ABI_VERSION 1
 
 /* Page kinds (llmdb_page.kind). */
@@ -78,8 +82,13 @@ typedef struct llmdb_record {
 #define LLMDB_PAGE_HEADER_SIZE 16u
 #define LLMDB_RECORD_HEADER_SIZE 48u
 
+#ifdef __cplusplus
+static_assert(sizeof(llmdb_page) == LLMDB_PAGE_HEADER_SIZE, "llmdb_page is 16 bytes");
+static_assert(sizeof(llmdb_record) == LLMDB_RECORD_HEADER_SIZE, "llmdb_record is 48 bytes");
+#else
 _Static_assert(sizeof(llmdb_page) == LLMDB_PAGE_HEADER_SIZE, "llmdb_page is 16 bytes");
 _Static_assert(sizeof(llmdb_record) == LLMDB_RECORD_HEADER_SIZE, "llmdb_record is 48 bytes");
+#endif
 
 /* custom_index output: entries back to back, each padded to a multiple of 4 bytes. */
 typedef struct llmdb_index_key {
@@ -107,7 +116,7 @@ static inline uint32_t llmdb_record_size(uint32_t key_len, uint32_t value_len) {
 #define LLMDB_IMPORT(name) __attribute__((import_module("llmdb"), import_name(#name)))
 
 /* Fails the current call: the enclosing operation fails with this message. Never returns. */
-LLMDB_IMPORT(fail) _Noreturn void llmdb_fail(const char *message, uint32_t length);
+LLMDB_IMPORT(fail) __attribute__((noreturn)) void llmdb_fail(const char *message, uint32_t length);
 
 /* Granted only with the "clock" capability: the host's wall clock, in microseconds. */
 LLMDB_IMPORT(clock_now) int64_t llmdb_clock_now(void);
@@ -135,5 +144,9 @@ LLMDB_IMPORT(random_fill) void llmdb_random_fill(uint8_t *buffer, uint32_t lengt
         llmdb_heap_top_ = end;                                                            \
         return (uint32_t)p;                                                               \
     }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* LLMDB_WASM_H */

@@ -9,6 +9,8 @@ echo "test: building (debug, with tests; imports checked against declared depend
 swift build --build-tests --explicit-target-dependency-import-check error -Xswiftc -warnings-as-errors
 echo "test: running the test suite" >&2
 swift test --skip-build
+echo "test: checking the example WebAssembly modules against the ABI with wasmtime (scripts/check-wasm-examples.sh)" >&2
+bash scripts/check-wasm-examples.sh
 echo "test: running the semantic suites again with internal invariant checks after every commit (-D LLMDB_INTERNAL_CHECKS)" >&2
 swift test --scratch-path .build-checks -Xswiftc -DLLMDB_INTERNAL_CHECKS \
     --filter 'ModelBasedTests|TimeSemanticsTests|BadInputTests|GroupCommitTests|EraseTests'

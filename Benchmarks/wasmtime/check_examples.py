@@ -288,28 +288,19 @@ def check_hook(engine, module):
     erase = record("doc:3", b"", tag=abi.TAG_TOMBSTONE, op=abi.OP_ERASE)
     check(hook([good, delete, erase])[0] == 0, "hook: accepts titled puts, deletes, erases")
     check(hook([])[0] == 0, "hook: accepts an empty page")
+    NO_TITLE = 'a document has no "title" field'
     check(reason([good, record("doc:9", "hello", tag=abi.TAG_BYTES)])
-          == "value of doc:9 is not JSON", "hook: rejects a non-JSON put")
-    check(reason([record("doc:4", '{"name":"x"}')]) == 'document doc:4 has no "title" field',
-          "hook: rejects a put without title")
-    check(reason([record("doc:5", '{"meta":{"title":"nested"}}')])
-          == 'document doc:5 has no "title" field', "hook: a nested title does not count")
-    check(reason([record("doc:6", '["title"]')]) == 'document doc:6 has no "title" field',
-          "hook: an array has no title")
-    check(reason([record("doc:7", '{"x":1}'), record("doc:8", "raw", tag=abi.TAG_BYTES)])
-          == 'document doc:7 has no "title" field', "hook: the first offending put wins")
-    long_key = "doc:" + "k" * 100
-    check(reason([record(long_key, "{}")]) == f'document {long_key[:64]}... has no "title" field',
-          "hook: long keys are cut to 64 bytes")
-    check(reason([record("doc:" + "é" * 40, "{}")])
-          == f'document {("doc:" + "é" * 40).encode()[:64].decode()}... has no "title" field',
-          "hook: UTF-8 keys are cut on a character boundary")
-    check(reason([record(b"doc:\x00\x01\xff", "{}")])
-          == 'document (a binary key) has no "title" field', "hook: binary keys are not shown")
+          == "a value written under the hook's prefix is not JSON", "hook: rejects a non-JSON put")
+    check(reason([record("doc:4", '{"name":"x"}')]) == NO_TITLE, "hook: rejects a put without title")
+    check(reason([record("doc:5", '{"meta":{"title":"nested"}}')]) == NO_TITLE, "hook: a nested title does not count")
+    check(reason([record("doc:6", '["title"]')]) == NO_TITLE, "hook: an array has no title")
+    check(reason([record("doc:7", '{"x":1}'), record("doc:8", "raw", tag=abi.TAG_BYTES)]) == NO_TITLE,
+          "hook: the first offending put wins")
+    check(reason([record(b"doc:\x00\x01\xff", "{}")]) == NO_TITLE, "hook: the key is never quoted")
     check(hook([record("doc:10", '{"title":null}')])[0] == 0, "hook: a null title is a title")
     # Capacity: with too little room, nothing is written and the size is returned.
     bad = [record("doc:11", '{"x":1}')]
-    text = b'document doc:11 has no "title" field'
+    text = NO_TITLE.encode()
     for cap in [0, 1, len(text) - 1]:
         n, buf = hook(bad, cap)
         check(n == len(text) and untouched(buf, 0), f"hook: cap {cap}: asks, writes nothing")

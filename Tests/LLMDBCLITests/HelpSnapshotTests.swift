@@ -6,17 +6,21 @@ import Testing
 @Suite struct HelpSnapshotTests {
     static let commands = [
         "", "status", "init", "put", "delete", "erase", "get", "history", "timeline", "scan",
-        "apply", "log", "stats", "backup", "compact", "verify",
+        "apply", "log", "stats", "backup", "compact", "verify", "code", "code add", "code list", "code show",
+        "code rm", "hook", "hook add", "hook list", "hook rm", "index", "index add", "index get", "index list",
+        "index rm", "reduce",
     ]
     static let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/snapshots/help")
 
     @Test(arguments: commands)
     func helpMatchesItsSnapshot(command: String) throws {
-        let args = command.isEmpty ? ["--help"] : [command, "--help"]
+        let args = command.isEmpty ? ["--help"] : command.split(separator: " ").map(String.init) + ["--help"]
         let r = try llmdb(args, environment: ["COLUMNS": "100"])  // help wraps to the terminal width
         #expect(r.status == 0)
-        let file = Self.dir.appendingPathComponent((command.isEmpty ? "llmdb" : command) + ".txt")
+        let file = Self.dir.appendingPathComponent(
+            (command.isEmpty ? "llmdb" : command.replacing(" ", with: "-")) + ".txt"
+        )
         if ProcessInfo.processInfo.environment["RECORD_SNAPSHOTS"] == "1" {
             try FileManager.default.createDirectory(at: Self.dir, withIntermediateDirectories: true)
             try Data(r.stdout.utf8).write(to: file)

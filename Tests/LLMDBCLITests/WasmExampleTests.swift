@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+
+/// The examples in examples/wasm, built from source by scripts/build-wasm-examples.sh (the
+/// Swift toolchain's clang and wasm-ld), registered and run through the real binary as the
+/// README shows.
+@Suite(.serialized) struct WasmExampleTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    /// Builds the C examples into `dir`.
+    static func build(into dir: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = [root + "/scripts/build-wasm-examples.sh", dir]
+        p.currentDirectoryURL = URL(fileURLWithPath: root)
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "build-wasm-examples.sh failed: \(String(decoding: e, as: UTF8.self))")
+    }
+
+    @Test("the C and WAT examples build from source and run: filter, sum, count, hook, index")
+    func examples() throws {
+        let tmp = TempDir()
+        let wasm = tmp.path + "/wasm"
+        try Self.build(into: wasm)
+        let db = ["--db", tmp.db]
+        @discardableResult func ok(_ args: [String]) throws -> Output {
+            let r = try llmdb(args + db)
+            #expect(r.status == 0, "llmdb \(args.joined(separator: " ")): \(r.stderr)")
+            return r
+        }
+        try ok(["put", "order:1", #"{"amount":50}"#])
+        try ok(["put", "order:2", #"{"amount":150}"#])
+        try ok(["put", "order:3", #"{"amount":700,"city":"Oslo"}"#])
+        try ok(["code", "add", wasm + "/filter.wasm", "--name", "filter"])
+        let mapped = try ok(["scan", "--prefix", "order:", "--map", "filter", "--json"])
+        let rows = mapped.json as? [[String: Any]]
+        #expect(rows?.map { $0["key"] as? String } == ["order:2", "order:3"])
+        try ok(["code", "add", wasm + "/sum.wasm", "--name", "sum"])
+        #expect(try ok(["reduce", "--prefix", "order:", "--reduce", "sum"]).stdout == #"{"count":3,"sum":900}"# + "\n")
+        let asOf =
+            try ok(["reduce", "--prefix", "order:", "--reduce", "sum", "--tx", "2", "--json"]).json as? [String: Any]
+        #expect((asOf?["result"] as? [String: Any])?["sum"] as? Int == 200)
+        try ok(["code", "add", Self.root + "/examples/wasm/count.wat", "--name", "count"])
+        #expect(try ok(["reduce", "--prefix", "order:", "--reduce", "count"]).stdout == "3\n")
+
+        // The validation hook.
+        try ok(["code", "add", wasm + "/require_title.wasm", "--name", "require-title"])
+        try ok(["hook", "add", "require-title", "--prefix", "doc:"])
+        try ok(["put", "doc:1", #"{"title":"hello"}"#])
+        let refused = try llmdb(["put", "doc:2", #"{"body":"no title"}"#] + db)
+        #expect(refused.status == 1)
+        #expect(
+            refused.stderr.contains(
+                #"hook 'require-title' (module 'require-title') rejected the transaction: a document has no "title" field; nothing was written"#
+            ),
+            "\(refused.stderr)"
+        )
+        #expect(try ok(["get", "doc:2"]).stdout.contains("absent"))
+        let inUse = try llmdb(["code", "rm", "require-title"] + db)
+        #expect(inUse.status == 1 && inUse.stderr.contains("used by hook 'require-title'"))
+
+        // The index, bitemporal.
+        try ok(["code", "add", wasm + "/index_city.wasm", "--name", "index-city"])
+        try ok(["put", "user:1", #"{"city":"Paris"}"#])
+        try ok(["put", "user:2", #"{"city":"Berlin"}"#])
+        try ok(["index", "add", "by-city", "--module", "index-city", "--prefix", "user:"])
+        let built = try ok(["log", "--json"]).json as? [[String: Any]]
+        let builtTx = built?.last?["tx_id"] as? Int ?? 0
+        try ok(["put", "user:1", #"{"city":"Rome"}"#])
+        #expect(try ok(["index", "get", "by-city", "Paris"]).stdout == "")
+        #expect(try ok(["index", "get", "by-city", "Paris", "--tx", "\(builtTx)"]).stdout.hasPrefix("user:1\t"))
+        #expect(try ok(["index", "get", "by-city", "Rome"]).stdout.hasPrefix("user:1\t"))
+        let list = try ok(["code", "list", "--json"]).json as? [[String: Any]]
+        #expect(
+            list?.compactMap { $0["name"] as? String } == ["count", "filter", "index-city", "require-title", "sum"]
+        )
+        #expect(try ok(["verify"]).status == 0)
+    }
+
+    @Test("bad modules and names are refused with one clear line")
+    func refusals() throws {
+        let tmp = TempDir()
+        let db = ["--db", tmp.db]
+        let junk = tmp.path + "/junk.wasm"
+        try Data([0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00, 0x01]).write(to: URL(fileURLWithPath: junk))
+        let r = try llmdb(["code", "add", junk, "--name", "junk"] + db)
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("Error: the module is not valid WebAssembly"), "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        let missing = try llmdb(["code", "add", tmp.path + "/nope.wasm", "--name", "x"] + db)
+        #expect(missing.status == 1 && missing.stderr.contains("cannot read"))
+        let badName = try llmdb(["code", "add", Self.root + "/examples/wasm/count.wat", "--name", "bad name"] + db)
+        #expect(badName.status == 1 && badName.stderr.contains("the module name 'bad name' is invalid"))
+        let badKind = try llmdb(
+            ["code", "add", Self.root + "/examples/wasm/count.wat", "--name", "c", "--kind", "nope"] + db
+        )
+        #expect(badKind.status != 0 && badKind.stderr.contains("--kind must be"))
+        let noIndex = try llmdb(["index", "get", "nothing", "x"] + db)
+        #expect(noIndex.status == 1 && noIndex.stderr.contains("no index named 'nothing'"))
+        let grants = try llmdb(["code", "list"] + db, environment: ["LLMDB_WASM_GRANTS": "files"])
+        #expect(grants.status == 1 && grants.stderr.contains("unknown capability 'files'"))
+    }
+}
