@@ -235,6 +235,12 @@ final class GuestInstance {
         guard result.count == 1, case .i32(let p) = result[0], p != 0 else {
             throw LLMDBError(.codeLimit, "module '\(name)' function 'llmdb_alloc' could not allocate \(count) bytes")
         }
+        guard p % 8 == 0 else {
+            throw LLMDBError(
+                .codeFailed,
+                "module '\(name)' function 'llmdb_alloc' returned \(p), which is not aligned to 8 bytes"
+            )
+        }
         guard Int(p) + count <= memory.byteCount else {
             throw LLMDBError(
                 .codeFailed,

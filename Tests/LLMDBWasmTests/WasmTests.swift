@@ -380,3 +380,110 @@ struct HookTests {
 extension String {
     func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
 }
+
+@Suite("WebAssembly: code failing inside writes")
+struct WriteFailureTests {
+    static func hook(_ code: String) -> [UInt8] {
+        WAT.module(
+            """
+            (func (export "tx_hook") (param $in i32) (param $len i32) (param $out i32) (param $cap i32) (result i32)
+              \(code))
+            """
+        )
+    }
+    static func index(_ code: String) -> [UInt8] {
+        WAT.module(
+            """
+            (func (export "custom_index") (param $in i32) (param $len i32) (param $out i32) (param $cap i32) (result i32)
+              \(code))
+            """
+        )
+    }
+
+    /// Installs `module` as a hook or an index over "k", then checks that a write under it
+    /// fails with `code` and a message containing `needle`, and that nothing was written.
+    func check(
+        _ module: [UInt8],
+        asIndex: Bool,
+        _ code: LLMDBError.Code,
+        _ needle: String,
+        limits: WasmLimits = WasmLimits()
+    ) throws {
+        let t = try WasmDatabase(limits: limits)
+        let db = t.db
+        try db.put("k0", .raw("before"))
+        try db.addCode(module, name: "m")
+        if asIndex {
+            // The index is built from the existing entry at once: that fails too, and nothing is defined.
+            #expect(throws: LLMDBError.self) { try db.addIndex(name: "ix", module: "m", scope: KeyScope(prefix: "k")) }
+            #expect(try db.indexes().isEmpty)
+            try db.write { b in try b.erase("k0") }
+            try db.addIndex(name: "ix", module: "m", scope: KeyScope(prefix: "k"))
+        } else {
+            try db.addHook(name: "h", module: "m", scope: KeyScope(prefix: "k"))
+        }
+        let before = try db.transactionCount()
+        #expect {
+            try db.write { b in
+                try b.put("k1", .raw("one"))
+                try b.put("k2", .raw("two"))
+            }
+        } throws: { e in
+            let e = e as? LLMDBError
+            return e?.code == code && e!.message.contains(needle)
+        }
+        #expect(try db.transactionCount() == before)
+        #expect(try db.get("k1") == nil)
+        #expect(try db.get("k2") == nil)
+        // The process and the database carry on.
+        try db.write { try $0.put("other", .raw("fine")) }
+        #expect(try db.verify().problems.isEmpty)
+    }
+
+    @Test("a hook that traps mid-page fails the write; nothing is written")
+    func hookTrap() throws {
+        try check(
+            Self.hook("(i32.store (local.get $out) (i32.const 1)) (unreachable)"),
+            asIndex: false,
+            .codeFailed,
+            "module 'm' function 'tx_hook' trapped"
+        )
+    }
+
+    @Test("a hook that loops forever fails the write at the deadline; nothing is written")
+    func hookDeadline() throws {
+        var limits = WasmLimits()
+        limits.deadlineMicroseconds = 20_000
+        limits.fuel = .max
+        try check(
+            Self.hook("(loop $l (br $l)) (i32.const 0)"),
+            asIndex: false,
+            .codeLimit,
+            "exceeded the wall-clock deadline",
+            limits: limits
+        )
+    }
+
+    @Test("an index whose code traps or writes malformed keys fails the write; nothing is written")
+    func indexFailures() throws {
+        try check(Self.index("(unreachable)"), asIndex: true, .codeFailed, "function 'custom_index' trapped")
+        // An entry naming a record that is not in the page.
+        try check(
+            Self.index(
+                "(i32.store (local.get $out) (i32.const 99)) (i32.store offset=4 (local.get $out) (i32.const 1)) (i32.const 12)"
+            ),
+            asIndex: true,
+            .codeFailed,
+            "names record 99"
+        )
+        // A zero-length index key.
+        try check(
+            Self.index(
+                "(i32.store (local.get $out) (i32.const 0)) (i32.store offset=4 (local.get $out) (i32.const 0)) (i32.const 8)"
+            ),
+            asIndex: true,
+            .codeFailed,
+            "an index key of 0 bytes"
+        )
+    }
+}
