@@ -216,13 +216,7 @@ struct HookList: ParsableCommand {
     @OptionGroup var db: DatabaseOptions
     @OptionGroup var asOf: AsOfOptions
     func run() throws {
-        let list = try db.open(readOnly: true).hooks(tx: try asOf.selector())
-        if db.json {
-            printJSON(.array(list.map(definitionJSON)))
-            return
-        }
-        if list.isEmpty { print("no hooks") }
-        for d in list { print("\(d.name)\t\(d.moduleName).\(d.function)\t\(d.scope)") }
+        printDefinitions(try db.open(readOnly: true).hooks(tx: try asOf.selector()), json: db.json, none: "no hooks")
     }
 }
 
@@ -303,13 +297,11 @@ struct IndexList: ParsableCommand {
     @OptionGroup var db: DatabaseOptions
     @OptionGroup var asOf: AsOfOptions
     func run() throws {
-        let list = try db.open(readOnly: true).indexes(tx: try asOf.selector())
-        if db.json {
-            printJSON(.array(list.map(definitionJSON)))
-            return
-        }
-        if list.isEmpty { print("no indexes") }
-        for d in list { print("\(d.name)\t\(d.moduleName).\(d.function)\t\(d.scope)") }
+        printDefinitions(
+            try db.open(readOnly: true).indexes(tx: try asOf.selector()),
+            json: db.json,
+            none: "no indexes"
+        )
     }
 }
 
@@ -363,6 +355,15 @@ struct Reduce: ParsableCommand {
         }
         if let out = r.result { print(String(decoding: out, as: UTF8.self)) } else { print(hex) }
     }
+}
+
+func printDefinitions(_ list: [ExtensionDefinition], json: Bool, none: String) {
+    if json {
+        printJSON(.array(list.map(definitionJSON)))
+        return
+    }
+    if list.isEmpty { print(none) }
+    for d in list { print("\(d.name)\t\(d.moduleName).\(d.function)\t\(d.scope)") }
 }
 
 func printFacts(_ facts: [Fact], json: Bool) throws {

@@ -13,7 +13,7 @@ extension Database {
     /// per instantiate-and-call.
     public func measureInvocation(module: String, calls: Int) throws -> (perCall: Double, instantiateAndCall: Double) {
         let compiled = try compiledModule(module, kind: .mapPages)
-        var page = PageBuilder(kind: 1)
+        let page = PageBuilder(kind: 1)
         let fname = compiled.meta.function
         let rounds = 200
         let t0 = monotonicMicros()

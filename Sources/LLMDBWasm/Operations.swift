@@ -35,6 +35,35 @@ func withUserKey<R>(
 }
 
 extension Database {
+    /// Scans the keys starting with `prefix` as of (`validAt`, `tx`) into pages of `kind`,
+    /// and calls `flush` with each full page and with the last one (with `flushEmpty`, also
+    /// when the scan found nothing). `flush` returns false to stop the scan.
+    func pages(
+        prefix: Key,
+        validAt: Instant?,
+        tx: TxSelector,
+        kind: UInt32,
+        flushEmpty: Bool,
+        _ flush: (PageBuilder) throws -> Bool
+    ) throws {
+        let page = PageBuilder(kind: kind)
+        var scratch: [UInt8] = []
+        var stopped = false
+        var flushed = false
+        try read(validAt: validAt, tx: tx) { s in
+            try s.scan(prefix: prefix) { row in
+                page.append(row, scratch: &scratch)
+                if page.isFull {
+                    flushed = true
+                    stopped = try !flush(page)
+                    page.reset()
+                }
+                return !stopped
+            }
+        }
+        if !stopped && (!page.isEmpty || (flushEmpty && !flushed)) { _ = try flush(page) }
+    }
+
     /// Scans the keys starting with `prefix` as of (`validAt`, `tx`) and passes them, a page
     /// at a time, through the `map_pages` function of module `map`; calls `body` with each
     /// record the module outputs, until it returns false. One instance serves the whole scan.
@@ -53,41 +82,17 @@ extension Database {
         let guest = try GuestInstance(compiled, runtime: wasm)
         let fname = function ?? compiled.meta.function
         let fn = try guest.function(fname)
-        var page = PageBuilder(kind: 1)
         var output: [UInt8] = []
-        var scratch: [UInt8] = []
-        var stopped = false
-        func flush() throws {
+        try pages(prefix: prefix, validAt: validAt, tx: tx, kind: 1, flushEmpty: false) { page in
             let input = page.finish()
             try guest.call(fn, fname, input: input, minimumOutput: input.count + 64) { (_, out) throws(LLMDBError) in
                 output.removeAll(keepingCapacity: true)
                 output.append(contentsOf: out)
             }
-            page.reset()
-            let more = try output.withUnsafeBytes { o in
+            return try output.withUnsafeBytes { o in
                 try PageReader.forEachRecord(o, module: guest.name, function: fname, body)
             }
-            if !more { stopped = true }
         }
-        try read(validAt: validAt, tx: tx) { s in
-            try s.scan(prefix: prefix) { row in
-                withUserKey(row, &scratch) { partition, key in
-                    page.append(
-                        partition: partition,
-                        key: key,
-                        validFrom: row.value.validFrom,
-                        validTo: nil,
-                        txID: row.value.txID,
-                        tag: row.value.tag.rawValue,
-                        op: 0,
-                        payload: row.value.payload
-                    )
-                }
-                if page.isFull { try flush() }
-                return !stopped
-            }
-        }
-        if !stopped && !page.isEmpty { try flush() }
     }
 
     /// The mapped records of a scan, copied (see ``scan(prefix:map:function:validAt:tx:_:)``).
@@ -131,13 +136,11 @@ extension Database {
         let guest = try GuestInstance(compiled, runtime: wasm)
         let fname = function ?? compiled.meta.function
         let fn = try guest.function(fname)
-        var page = PageBuilder(kind: 2)
         var accumulator: [UInt8] = []
         var first = true
         var records = 0
         var pages = 0
-        var scratch: [UInt8] = []
-        func flush() throws {
+        try self.pages(prefix: prefix, validAt: validAt, tx: tx, kind: 2, flushEmpty: true) { page in
             let input = page.finish(accumulatorLength: accumulator.count)
             // The first call sees a zero-filled accumulator of length 0.
             let preset = first ? [UInt8](repeating: 0, count: 4096) : accumulator
@@ -147,27 +150,8 @@ extension Database {
             }
             records += page.count
             pages += 1
-            page.reset()
+            return true
         }
-        try read(validAt: validAt, tx: tx) { s in
-            try s.scan(prefix: prefix) { row in
-                withUserKey(row, &scratch) { partition, key in
-                    page.append(
-                        partition: partition,
-                        key: key,
-                        validFrom: row.value.validFrom,
-                        validTo: nil,
-                        txID: row.value.txID,
-                        tag: row.value.tag.rawValue,
-                        op: 0,
-                        payload: row.value.payload
-                    )
-                }
-                if page.isFull { try flush() }
-                return true
-            }
-        }
-        if !page.isEmpty || first { try flush() }
         var result: [UInt8]? = nil
         if compiled.info.functions["reduce_finish"] != nil {
             let finish = try guest.function("reduce_finish")

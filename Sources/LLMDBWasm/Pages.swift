@@ -1,33 +1,52 @@
 public import LLMDB
 
 /// Builds a page of records in the ABI's layout (include/llmdb_wasm.h), in a host buffer
-/// that is reused from page to page.
-struct PageBuilder {
+/// that is reused from page to page. A class that owns its memory, so that the bytes
+/// ``finish(accumulatorLength:)`` hands out stay valid until the next change.
+final class PageBuilder {
     static let headerSize = 16
     static let recordHeaderSize = 48
     /// Records per page, and the byte size at which a page is sent early.
     static let maxRecords = 4096
     static let targetBytes = 1 << 20
 
-    private(set) var bytes: [UInt8] = []
+    private var base: UnsafeMutableRawPointer
+    private var capacity: Int
+    private(set) var byteCount = 0
     private(set) var count = 0
     let kind: UInt32
 
     init(kind: UInt32) {
         self.kind = kind
+        capacity = 64 << 10
+        base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
         reset()
     }
 
-    var isFull: Bool { count >= Self.maxRecords || bytes.count >= Self.targetBytes }
+    deinit { base.deallocate() }
+
+    var isFull: Bool { count >= Self.maxRecords || byteCount >= Self.targetBytes }
     var isEmpty: Bool { count == 0 }
 
-    mutating func reset() {
-        bytes.removeAll(keepingCapacity: true)
-        bytes.append(contentsOf: repeatElement(0, count: Self.headerSize))
+    func reset() {
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: Self.headerSize)
+        byteCount = Self.headerSize
         count = 0
     }
 
-    mutating func append(
+    private func reserve(_ extra: Int) {
+        let needed = byteCount + extra
+        guard needed > capacity else { return }
+        var c = capacity
+        while c < needed { c *= 2 }
+        let grown = UnsafeMutableRawPointer.allocate(byteCount: c, alignment: 8)
+        grown.copyMemory(from: base, byteCount: byteCount)
+        base.deallocate()
+        base = grown
+        capacity = c
+    }
+
+    func append(
         partition: UInt32,
         key: UnsafeRawBufferPointer,
         validFrom: Instant,
@@ -38,40 +57,69 @@ struct PageBuilder {
         payload: UnsafeRawBufferPointer
     ) {
         let size = (Self.recordHeaderSize + key.count + payload.count + 7) & ~7
-        let start = bytes.count
-        bytes.append(contentsOf: repeatElement(0, count: size))
-        bytes.withUnsafeMutableBytes { p in
-            p.storeBytes(of: UInt32(size).littleEndian, toByteOffset: start, as: UInt32.self)
-            p.storeBytes(of: partition.littleEndian, toByteOffset: start + 4, as: UInt32.self)
-            p.storeBytes(of: UInt32(key.count).littleEndian, toByteOffset: start + 8, as: UInt32.self)
-            p.storeBytes(of: UInt32(payload.count).littleEndian, toByteOffset: start + 12, as: UInt32.self)
-            p.storeBytes(of: validFrom.microseconds.littleEndian, toByteOffset: start + 16, as: Int64.self)
-            p.storeBytes(of: (validTo?.microseconds ?? .max).littleEndian, toByteOffset: start + 24, as: Int64.self)
-            p.storeBytes(of: txID.littleEndian, toByteOffset: start + 32, as: UInt64.self)
-            p[start + 40] = tag
-            p[start + 41] = op
-            let k = start + Self.recordHeaderSize
-            if !key.isEmpty { UnsafeMutableRawBufferPointer(rebasing: p[k..<(k + key.count)]).copyMemory(from: key) }
-            if !payload.isEmpty {
-                UnsafeMutableRawBufferPointer(rebasing: p[(k + key.count)..<(k + key.count + payload.count)])
-                    .copyMemory(from: payload)
-            }
+        reserve(size)
+        let p = UnsafeMutableRawBufferPointer(start: base + byteCount, count: size)
+        p.initializeMemory(as: UInt8.self, repeating: 0)
+        p.storeBytes(of: UInt32(size).littleEndian, toByteOffset: 0, as: UInt32.self)
+        p.storeBytes(of: partition.littleEndian, toByteOffset: 4, as: UInt32.self)
+        p.storeBytes(of: UInt32(key.count).littleEndian, toByteOffset: 8, as: UInt32.self)
+        p.storeBytes(of: UInt32(payload.count).littleEndian, toByteOffset: 12, as: UInt32.self)
+        p.storeBytes(of: validFrom.microseconds.littleEndian, toByteOffset: 16, as: Int64.self)
+        p.storeBytes(of: (validTo?.microseconds ?? .max).littleEndian, toByteOffset: 24, as: Int64.self)
+        p.storeBytes(of: txID.littleEndian, toByteOffset: 32, as: UInt64.self)
+        p[40] = tag
+        p[41] = op
+        let k = Self.recordHeaderSize
+        if !key.isEmpty { UnsafeMutableRawBufferPointer(rebasing: p[k..<(k + key.count)]).copyMemory(from: key) }
+        if !payload.isEmpty {
+            UnsafeMutableRawBufferPointer(rebasing: p[(k + key.count)..<(k + key.count + payload.count)])
+                .copyMemory(from: payload)
         }
+        byteCount += size
         count += 1
     }
 
-    /// Fills in the header and returns the page.
-    mutating func finish(accumulatorLength: Int = 0) -> UnsafeRawBufferPointer {
-        let n = bytes.count
-        let c = count
-        let k = kind
-        bytes.withUnsafeMutableBytes { p in
-            p.storeBytes(of: UInt32(n).littleEndian, toByteOffset: 0, as: UInt32.self)
-            p.storeBytes(of: UInt32(c).littleEndian, toByteOffset: 4, as: UInt32.self)
-            p.storeBytes(of: k.littleEndian, toByteOffset: 8, as: UInt32.self)
-            p.storeBytes(of: UInt32(accumulatorLength).littleEndian, toByteOffset: 12, as: UInt32.self)
+    /// Appends a record from a key and a stored value (tag byte, then payload).
+    func append(_ key: Key, stored: [UInt8], validFrom: Instant, validTo: Instant?, txID: TxID, op: UInt8) {
+        key.bytes.withUnsafeBytes { k in
+            stored.withUnsafeBytes { v in
+                append(
+                    partition: key.partition,
+                    key: k,
+                    validFrom: validFrom,
+                    validTo: validTo,
+                    txID: txID,
+                    tag: v[0],
+                    op: op,
+                    payload: UnsafeRawBufferPointer(rebasing: v[1...])
+                )
+            }
         }
-        return bytes.withUnsafeBytes { $0 }
+    }
+
+    /// Appends a scan row (its key unescaped when it holds 0x00 bytes, into `scratch`).
+    func append(_ row: ScanRow, scratch: inout [UInt8]) {
+        withUserKey(row, &scratch) { partition, key in
+            append(
+                partition: partition,
+                key: key,
+                validFrom: row.value.validFrom,
+                validTo: nil,
+                txID: row.value.txID,
+                tag: row.value.tag.rawValue,
+                op: 0,
+                payload: row.value.payload
+            )
+        }
+    }
+
+    /// Fills in the header and returns the page: valid until the builder next changes.
+    func finish(accumulatorLength: Int = 0) -> UnsafeRawBufferPointer {
+        base.storeBytes(of: UInt32(byteCount).littleEndian, toByteOffset: 0, as: UInt32.self)
+        base.storeBytes(of: UInt32(count).littleEndian, toByteOffset: 4, as: UInt32.self)
+        base.storeBytes(of: kind.littleEndian, toByteOffset: 8, as: UInt32.self)
+        base.storeBytes(of: UInt32(accumulatorLength).littleEndian, toByteOffset: 12, as: UInt32.self)
+        return UnsafeRawBufferPointer(start: base, count: byteCount)
     }
 }
 

@@ -24,26 +24,20 @@ final class WasmSession: CodeSession {
     ) throws(LLMDBError) {
         let guest = try instance(hook, moduleRecord)
         let fn = try guest.function(hook.function)
-        var page = PageBuilder(kind: 3)
+        let page = PageBuilder(kind: 3)
         var pending = operations[...]
         while !pending.isEmpty {
             page.reset()
             while let op = pending.first, !page.isFull {
                 pending.removeFirst()
-                op.key.bytes.withUnsafeBytes { k in
-                    op.stored.withUnsafeBytes { v in
-                        page.append(
-                            partition: op.key.partition,
-                            key: k,
-                            validFrom: op.validFrom,
-                            validTo: op.validTo,
-                            txID: txID,
-                            tag: v[0],
-                            op: op.kind.rawValue,
-                            payload: UnsafeRawBufferPointer(rebasing: v[1...])
-                        )
-                    }
-                }
+                page.append(
+                    op.key,
+                    stored: op.stored,
+                    validFrom: op.validFrom,
+                    validTo: op.validTo,
+                    txID: txID,
+                    op: op.kind.rawValue
+                )
             }
             let input = page.finish()
             let reason: String? = try guest.call(fn, hook.function, input: input, minimumOutput: 1024) {
@@ -68,7 +62,7 @@ final class WasmSession: CodeSession {
         let fn = try guest.function(index.function)
         var out: [[[UInt8]]] = []
         out.reserveCapacity(entries.count)
-        var page = PageBuilder(kind: 4)
+        let page = PageBuilder(kind: 4)
         var i = 0
         while i < entries.count {
             page.reset()
@@ -76,20 +70,7 @@ final class WasmSession: CodeSession {
             while i < entries.count, !page.isFull {
                 let e = entries[i]
                 i += 1
-                e.key.bytes.withUnsafeBytes { k in
-                    e.stored.withUnsafeBytes { v in
-                        page.append(
-                            partition: e.key.partition,
-                            key: k,
-                            validFrom: e.validFrom,
-                            validTo: nil,
-                            txID: e.txID,
-                            tag: v[0],
-                            op: 0,
-                            payload: UnsafeRawBufferPointer(rebasing: v[1...])
-                        )
-                    }
-                }
+                page.append(e.key, stored: e.stored, validFrom: e.validFrom, validTo: nil, txID: e.txID, op: 0)
             }
             let input = page.finish()
             let n = i - first

@@ -170,15 +170,12 @@ enum Apply {
         for name in names.sorted() {
             try IndexStore.remove(name, key: nil, txn, table)
             guard let index = now.indexes.first(where: { $0.name == name }) else { continue }
-            let session = try work.open(for: index)
-            let record = try work.record(for: index, txn, tables.facts, at: txTime)
             let start = EntryKey.prefix(Key(index.scope.prefix, partition: index.scope.partition))
             let c = try txn.cursor(tables.facts)
             var page: [IndexedEntry] = []
             func flush() throws {
                 guard !page.isEmpty else { return }
-                let keys = try session.indexKeys(index, moduleRecord: record, entries: page)
-                try IndexStore.write(index, entries: page, keys: keys, txn, table)
+                try updateIndex(index, page, txn, tables, txTime: txTime, &work)
                 page.removeAll(keepingCapacity: true)
             }
             var e = try start.withUnsafeBytes { try c.seek(atLeast: $0) }
