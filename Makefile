@@ -1,7 +1,9 @@
 # LLMDB benchmark targets.
 #   make baselines     build the C baselines into Benchmarks/baselines/bin/
-#   make bench         baselines + Swift llmdb-bench + driver (SCALE=0.01 make bench for a quick run)
+#   make bench         baselines + Swift llmdb-bench + driver, then bench-wasm (SCALE=0.01 make bench for a quick run)
 #   make bench-quick   same as bench with SCALE=0.02
+#   make bench-wasm    the WebAssembly benchmark of issue 3: Swift llmdb-wasm-bench + scripts/bench_wasm.py
+#                      (1,000,000 × SCALE records; wasmtime in a venv under .build/venv-wasmtime if it installs)
 
 SCALE ?= 1
 CC ?= cc
@@ -10,7 +12,10 @@ BASELINE_DIR = Benchmarks/baselines
 BASELINE_BIN = $(BASELINE_DIR)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: baselines bench bench-quick baseline-deps baselines-clean
+WASM_RECORDS ?= $(shell python3 -c "print(max(1000, round(1000000 * $(SCALE))))")
+WASM_ROUNDS ?= 3
+
+.PHONY: baselines bench bench-quick bench-wasm baseline-deps baselines-clean
 
 baselines: $(BASELINE_BIN)/lmdb_raw $(BASELINE_BIN)/sqlite_bitemporal
 
@@ -31,6 +36,11 @@ $(BASELINE_BIN)/sqlite_bitemporal: $(BASELINE_DIR)/sqlite_bitemporal.c $(BASELIN
 bench: baselines
 	swift build -c release --package-path Benchmarks --product llmdb-bench
 	python3 scripts/bench.py --scale $(SCALE) --out bench-out/latest.md
+	$(MAKE) bench-wasm SCALE=$(SCALE)
+
+bench-wasm:
+	swift build -c release --package-path Benchmarks --product llmdb-wasm-bench
+	python3 scripts/bench_wasm.py --no-build --records $(WASM_RECORDS) --rounds $(WASM_ROUNDS) --out bench-out/wasm.md
 
 bench-quick:
 	$(MAKE) bench SCALE=0.02

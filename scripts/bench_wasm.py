@@ -208,6 +208,11 @@ def build_report(args, llmdb, llmdb_err, wt, wt_err, info):
     L.append(f"| instantiate + call, cached module (µs) | {fmt_us(inst)} | — | {fmt_us(wt_inst)} | — "
              f"| {fmt_ratio(div(inst, wt_inst))} | — |")
     L.append("")
+    empty = g("map_empty_records_per_s")
+    if empty is not None:
+        L.append(f"Host side of a LLMDB WASM map alone (the same scan with examples/wasm/empty.wat, which returns "
+                 f"at once): {empty:,.0f} records/s.")
+        L.append("")
     if wt and wt.get("call_overhead_public_api_us") is not None:
         L.append(f"wasmtime per-call overhead through wasmtime-py's public `Func.__call__`: "
                  f"{wt['call_overhead_public_api_us']:.2f} µs (the table uses the ctypes fast path).")

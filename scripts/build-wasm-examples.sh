@@ -35,7 +35,7 @@ mkdir -p "$out"
 # needed: the header marks them as imports).
 for src in examples/wasm/*.c; do
     name="$(basename "$src" .c)"
-    "$clang" --target=wasm32 -O2 -nostdlib -ffreestanding -std=c11 -Wall -Wextra -Werror \
+    "$clang" --target=wasm32 -mbulk-memory -O2 -nostdlib -ffreestanding -std=c11 -Wall -Wextra -Werror \
         -I include -I examples/wasm \
         -fuse-ld="$wasm_ld" -Wl,--no-entry -Wl,--strip-all \
         -o "$out/$name.wasm" "$src"

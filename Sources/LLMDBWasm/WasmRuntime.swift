@@ -18,11 +18,12 @@ public final class WasmRuntime: CodeRunner, @unchecked Sendable {
 
     public let limits: WasmLimits
     let engine: Engine
-    let watchdog = Watchdog()
+    let watchdog: Watchdog
     private let cache = Mutex<[String: CompiledModule]>([:])
 
     public init(limits: WasmLimits = WasmLimits()) {
         self.limits = limits
+        self.watchdog = Watchdog(deadline: limits.deadlineMicroseconds)
         self.engine = Engine(configuration: EngineConfiguration(fuelMetering: true))
     }
 

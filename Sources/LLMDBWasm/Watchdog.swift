@@ -33,8 +33,18 @@ final class Watchdog: @unchecked Sendable {
     private let condition = NSCondition()
     private var armed: [ObjectIdentifier: Ticket] = [:]
     private var started = false
+    /// Whether the thread waits with nothing to time (it must be woken by the next arm).
+    /// While calls come often it ticks instead, so that arming a call never wakes it: a
+    /// wake-up per call would cost a context switch per page.
+    private var sleeping = false
+    private var lastActive: Int64 = 0
+    /// How long the thread keeps ticking after the last call, and how often.
+    private static let idleAfter: Int64 = 100_000
 
-    init() {}
+    /// The shortest deadline this watchdog times (every call of a runtime has the same).
+    private let minimumDeadline: Int64
+
+    init(deadline: Int64) { minimumDeadline = deadline }
 
     func arm(_ store: Store, microseconds: Int64) -> Ticket {
         let ticket = Ticket(store: store, deadline: monotonicMicros() + microseconds)
@@ -46,7 +56,7 @@ final class Watchdog: @unchecked Sendable {
             thread.name = "llmdb-wasm-watchdog"
             thread.start()
         }
-        if armed.count == 1 { condition.signal() }
+        if sleeping { condition.signal() }
         condition.unlock()
         return ticket
     }
@@ -60,11 +70,20 @@ final class Watchdog: @unchecked Sendable {
     private func run() {
         condition.lock()
         while true {
+            let now = monotonicMicros()
             if armed.isEmpty {
-                condition.wait()
+                if now - lastActive > Self.idleAfter {
+                    sleeping = true
+                    condition.wait()
+                    sleeping = false
+                } else {
+                    // A call armed while this waits has a deadline at least `tick` away.
+                    let tick = max(min(5_000, minimumDeadline / 2), 100)
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: Double(tick) / 1e6))
+                }
                 continue
             }
-            let now = monotonicMicros()
+            lastActive = now
             let earliest = armed.values.map(\.deadline).min()!
             if earliest > now {
                 _ = condition.wait(until: Date(timeIntervalSinceNow: Double(earliest - now) / 1e6))

@@ -180,9 +180,10 @@ static inline int json_string(json_span v, json_span *out) {
     return JSON_OK;
 }
 
-/* Copies n bytes (a loop: there is no libc). */
+/* Copies n bytes (there is no libc). */
 static inline void json_copy(uint8_t *dst, const uint8_t *src, uint32_t n) {
-    for (uint32_t i = 0; i < n; i++) dst[i] = src[i];
+    /* One memory.copy instruction (bulk memory, -mbulk-memory): a byte loop is ~2x slower. */
+    __builtin_memcpy(dst, src, n);
 }
 
 #endif /* LLMDB_EXAMPLES_JSON_FIELD_H */

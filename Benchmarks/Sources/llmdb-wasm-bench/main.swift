@@ -6,6 +6,7 @@
 //   - the same scan with a native Swift closure doing filter.c's byte-level logic
 //   - `reduce(prefix:module: "sum")`          the reduce_pages sum run by WasmKit
 //   - the same scan with a native Swift closure doing sum.c's logic
+//   - `scan(prefix:map: "empty")`             the host side of a map alone (empty.wat returns at once)
 //   - `measureInvocation(module: "empty")`    the cost of one call on its own
 // Checks every result (and that WASM and native agree); exits 1 on a mismatch. Prints one
 // JSON object with the medians on stdout; progress goes to stderr.
@@ -262,6 +263,7 @@ do {
     var mapNative: [Double] = []
     var reduceWasm: [Double] = []
     var reduceNative: [Double] = []
+    var mapEmpty: [Double] = []
     var perCall: [Double] = []
     var instantiate: [Double] = []
     var wasmPages = 0
@@ -333,6 +335,17 @@ do {
         let nativeText = #"{"count":\#(count),"sum":\#(sum)}"#
         if nativeText != text { fail("native sum gave \(nativeText), wasm \(text)") }
 
+        // The host side of a WASM map alone: the same scan, pages built and copied in, and
+        // empty.wat's map_pages, which returns at once (no output).
+        var emptyRows = 0
+        t = now()
+        try db.scan(prefix: prefix, map: "empty") { (_: MappedRow) -> Bool in
+            emptyRows += 1
+            return true
+        }
+        mapEmpty.append(now() - t)
+        if emptyRows != 0 { fail("empty.wat output \(emptyRows) records") }
+
         // Per-invocation overhead: the empty map_pages module on an empty page.
         let m = try db.measureInvocation(module: "empty", calls: calls)
         perCall.append(m.perCall)
@@ -340,11 +353,12 @@ do {
         log(
             String(
                 format:
-                    "round %d/%d: map wasm %.3f s, native %.3f s; reduce wasm %.3f s, native %.3f s; call %.2f µs, instantiate+call %.1f µs",
+                    "round %d/%d: map wasm %.3f s, native %.3f s, empty.wat %.3f s; reduce wasm %.3f s, native %.3f s; call %.2f µs, instantiate+call %.1f µs",
                 r,
                 rounds,
                 mapWasm.last!,
                 mapNative.last!,
+                mapEmpty.last!,
                 reduceWasm.last!,
                 reduceNative.last!,
                 perCall.last!,
@@ -358,8 +372,8 @@ do {
         #"{"system":"llmdb-wasm","runtime":"WasmKit","records":\#(records),"rounds":\#(rounds),"pages":\#(wasmPages),"map_kept":\#(wantKept),"reduce_result":{"count":\#(records),"sum":\#(wantSum)},"#
             + #""map_wasm_records_per_s":\#(Int((n / median(mapWasm)).rounded())),"map_native_records_per_s":\#(Int((n / median(mapNative)).rounded())),"#
             + #""reduce_wasm_records_per_s":\#(Int((n / median(reduceWasm)).rounded())),"reduce_native_records_per_s":\#(Int((n / median(reduceNative)).rounded())),"#
-            + #""call_overhead_us":\#(String(format: "%.3f", median(perCall))),"instantiate_and_call_us":\#(String(format: "%.2f", median(instantiate))),"calls":\#(calls),"#
-            + #""seconds":{"map_wasm":\#(list(mapWasm)),"map_native":\#(list(mapNative)),"reduce_wasm":\#(list(reduceWasm)),"reduce_native":\#(list(reduceNative))}}"#
+            + #""map_empty_records_per_s":\#(Int((n / median(mapEmpty)).rounded())),"call_overhead_us":\#(String(format: "%.3f", median(perCall))),"instantiate_and_call_us":\#(String(format: "%.2f", median(instantiate))),"calls":\#(calls),"#
+            + #""seconds":{"map_wasm":\#(list(mapWasm)),"map_native":\#(list(mapNative)),"reduce_wasm":\#(list(reduceWasm)),"reduce_native":\#(list(reduceNative)),"map_empty":\#(list(mapEmpty))}}"#
     )
     fflush(nil)
 } catch {
