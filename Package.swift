@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "LLMDB", targets: ["LLMDB"]),
         .library(name: "LLMDBWasm", targets: ["LLMDBWasm"]),
+        .library(name: "LLMDBDocuments", targets: ["LLMDBDocuments"]),
         .executable(name: "llmdb", targets: ["llmdb"]),
     ],
     dependencies: [
@@ -58,6 +59,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: - Data models: documents (collections, filters, JSON-path indexes, schemas)
+
+        .target(
+            name: "LLMDBDocuments",
+            dependencies: ["LLMDB"],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: - API: the command-line interface (a library) and its thin executable
 
         .target(
@@ -65,6 +74,7 @@ let package = Package(
             dependencies: [
                 "LLMDB",
                 "LLMDBWasm",
+                "LLMDBDocuments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -90,6 +100,11 @@ let package = Package(
         .testTarget(
             name: "LLMDBWasmTests",
             dependencies: ["LLMDBWasm", "LLMDB"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LLMDBDocumentsTests",
+            dependencies: ["LLMDBDocuments", "LLMDB"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -30,6 +30,10 @@ public struct LLMDBError: Error, Sendable, CustomStringConvertible {
             case codeFailed = "code_failed"
             case codeLimit = "code_limit"
             case codeUnavailable = "code_unavailable"
+            case conflict = "conflict"
+            case schemaViolation = "schema_violation"
+            case invalidSchema = "invalid_schema"
+            case invalidQuery = "invalid_query"
         }
         private let raw: Raw
         private init(_ raw: Raw) { self.raw = raw }
@@ -82,6 +86,14 @@ public struct LLMDBError: Error, Sendable, CustomStringConvertible {
         public static let codeLimit = Code(.codeLimit)
         /// The database has hooks or indexes but was opened without a code runner.
         public static let codeUnavailable = Code(.codeUnavailable)
+        /// A key was not in the state a transaction expected (``WriteBatch/expect(_:_:)``).
+        public static let conflict = Code(.conflict)
+        /// A document does not satisfy its collection's schema (every violation is listed).
+        public static let schemaViolation = Code(.schemaViolation)
+        /// A schema outside the supported JSON Schema subset.
+        public static let invalidSchema = Code(.invalidSchema)
+        /// A filter, projection, sort or cursor that is not well-formed.
+        public static let invalidQuery = Code(.invalidQuery)
 
         /// A stable snake_case name, for JSON error bodies and exit messages.
         public var name: String { raw.rawValue }

@@ -55,14 +55,26 @@ public struct ExtensionDefinition: Hashable, Sendable {
     public let moduleName: String
     public let function: String
     public let scope: KeyScope
+    /// For an index on a JSON path (built in, no module): the dotted path whose values are
+    /// the index keys (see ``JSONIndexKey``). Module and function are empty then.
+    public let jsonPath: String?
 
-    public init(kind: Kind, name: String, module: String, moduleName: String, function: String, scope: KeyScope) {
+    public init(
+        kind: Kind,
+        name: String,
+        module: String,
+        moduleName: String,
+        function: String,
+        scope: KeyScope,
+        jsonPath: String? = nil
+    ) {
         self.kind = kind
         self.name = name
         self.module = module
         self.moduleName = moduleName
         self.function = function
         self.scope = scope
+        self.jsonPath = jsonPath
     }
 
     /// The fact key of this definition.
@@ -78,6 +90,7 @@ public struct ExtensionDefinition: Hashable, Sendable {
             JSONMember("function", .string(function)),
             JSONMember("partition", .int(Int64(scope.partition))),
         ]
+        if let jsonPath { members.append(JSONMember("json_path", .string(jsonPath))) }
         if case .string = prefix {
             members.append(JSONMember("prefix", prefix))
         } else {
@@ -102,13 +115,16 @@ public struct ExtensionDefinition: Hashable, Sendable {
         }
         var moduleName = module
         if case .string(let n)? = tree["module_name"] { moduleName = n }
+        var jsonPath: String? = nil
+        if case .string(let p)? = tree["json_path"] { jsonPath = p }
         return ExtensionDefinition(
             kind: kind,
             name: name,
             module: module,
             moduleName: moduleName,
             function: function,
-            scope: KeyScope(partition: PartitionID(partition), prefix: prefix)
+            scope: KeyScope(partition: PartitionID(partition), prefix: prefix),
+            jsonPath: jsonPath
         )
     }
 }
@@ -170,4 +186,62 @@ public protocol CodeSession: AnyObject {
         moduleRecord: [UInt8],
         entries: [IndexedEntry]
     ) throws(LLMDBError) -> [[[UInt8]]]
+}
+
+/// The index keys of a JSON value at a dotted path, for built-in JSON-path indexes: one
+/// key per scalar found (arrays on the way or at the end are traversed, so an array field
+/// gives one key per element). A key is a type byte and a canonical form, so that `42` and
+/// `42.0` are the same key and `"42"` is another: `s` + UTF-8 for strings, `n` + the
+/// shortest decimal for numbers, `t`/`f` for booleans, `z` for null. Keys longer than
+/// ``maxLength`` are cut: a lookup then returns candidates that the caller filters again.
+public enum JSONIndexKey {
+    public static let maxLength = 128
+
+    /// The key of one scalar; nil for arrays and objects.
+    public static func key(_ v: JSONValue) -> [UInt8]? {
+        var out: [UInt8]
+        switch v {
+        case .null: out = [UInt8(ascii: "z")]
+        case .bool(let b): out = [UInt8(ascii: b ? "t" : "f")]
+        case .int(let n): out = [UInt8(ascii: "n")] + Array(String(n).utf8)
+        case .uint(let n): out = [UInt8(ascii: "n")] + Array(String(n).utf8)
+        case .double(let d):
+            if d == d.rounded(), abs(d) < 9.2e18 {
+                out = [UInt8(ascii: "n")] + Array(String(Int64(d)).utf8)
+            } else {
+                out = [UInt8(ascii: "n")] + Array("\(d)".utf8)
+            }
+        case .string(let s): out = [UInt8(ascii: "s")] + Array(s.utf8)
+        case .binary, .array, .object: return nil
+        }
+        if out.count > maxLength { out = Array(out.prefix(maxLength)) }
+        return out
+    }
+
+    /// The values at `path` (dot-separated member names) in `doc`, arrays traversed.
+    public static func values(_ doc: JSONValue, path: [Substring]) -> [JSONValue] {
+        guard let first = path.first else {
+            if case .array(let items) = doc { return items }
+            return [doc]
+        }
+        switch doc {
+        case .object:
+            guard let member = doc[String(first)] else { return [] }
+            return values(member, path: Array(path.dropFirst()))
+        case .array(let items):
+            return items.flatMap { values($0, path: path) }
+        default:
+            return []
+        }
+    }
+
+    /// The distinct keys of `doc` at `path`.
+    public static func keys(_ doc: JSONValue, path: String) -> [[UInt8]] {
+        var seen = Set<[UInt8]>()
+        var out: [[UInt8]] = []
+        for v in values(doc, path: path.split(separator: ".", omittingEmptySubsequences: false)) {
+            if let k = key(v), seen.insert(k).inserted { out.append(k) }
+        }
+        return out
+    }
 }

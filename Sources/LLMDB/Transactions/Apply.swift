@@ -54,6 +54,26 @@ enum Apply {
                         String(decoding: key.bytes.dropFirst(LiveExtensions.indexPrefix.bytes.count), as: UTF8.self)
                     )
                 }
+            case .expect(let key, let expectation):
+                let c = try txn.cursor(tables.facts)
+                let e = try inEffect(c, prefix: EntryKey.keyPrefix(key), at: txTime)
+                let live = e.flatMap { $0.value == tombstone ? nil : $0 }
+                let ok: Bool
+                switch expectation {
+                case .absent: ok = live == nil
+                case .present: ok = live != nil
+                case .version(let tx): ok = live?.tx == tx
+                }
+                if !ok {
+                    let what =
+                        switch expectation {
+                        case .absent: "to be absent, but it has a value"
+                        case .present: "to have a value, but it is absent"
+                        case .version(let tx):
+                            "to be at the version of tx \(tx), but it is \(live.map { "at tx \($0.tx)" } ?? "absent")"
+                        }
+                    throw LLMDBError(.conflict, "the transaction expected a key \(what); nothing was written")
+                }
             case .erase(let key):
                 erases += 1
                 erased += try erase(key, txn, tables.facts)
@@ -146,10 +166,20 @@ enum Apply {
         guard let table = tables.index else {
             throw LLMDBError(.readOnly, "the index table is missing; open the database writable once to create it")
         }
-        let session = try work.open(for: index)
-        let record = try work.record(for: index, txn, tables.facts, at: txTime)
         // Tombstones emit no keys but still replace an earlier record at the same entry key.
-        let keys = try session.indexKeys(index, moduleRecord: record, entries: entries)
+        let keys: [[[UInt8]]]
+        if let path = index.jsonPath {
+            keys = entries.map { e in
+                guard e.stored.first == ValueTag.json.rawValue,
+                    let doc = try? JSON.parse(Array(e.stored.dropFirst()))
+                else { return [] }
+                return JSONIndexKey.keys(doc, path: path)
+            }
+        } else {
+            let session = try work.open(for: index)
+            let record = try work.record(for: index, txn, tables.facts, at: txTime)
+            keys = try session.indexKeys(index, moduleRecord: record, entries: entries)
+        }
         try IndexStore.write(index, entries: entries, keys: keys, txn, table)
     }
 

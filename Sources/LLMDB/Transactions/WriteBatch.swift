@@ -6,6 +6,18 @@ public struct WriteBatch: Sendable {
     enum Op: Sendable {
         case put(Key, [UInt8], from: Instant?, to: Instant?)
         case erase(Key)
+        case expect(Key, Expectation)
+    }
+
+    /// What ``expect(_:_:)`` requires of a key's current state (its entry in effect at the
+    /// transaction time, latest transaction).
+    public enum Expectation: Hashable, Sendable {
+        /// No value: never written, retracted, or not yet valid.
+        case absent
+        /// Some value.
+        case present
+        /// The value written by exactly this transaction (optimistic concurrency).
+        case version(TxID)
     }
     var ops: [Op] = []
 
@@ -40,6 +52,13 @@ public struct WriteBatch: Sendable {
         try key.validate()
         try Self.checkPartition(key)
         ops.append(.erase(key))
+    }
+
+    /// Makes the transaction fail with ``LLMDBError/Code/conflict`` (nothing written) unless
+    /// `key` is in the expected state when this operation is applied: a compare-and-set.
+    public mutating func expect(_ key: Key, _ expectation: Expectation) throws(LLMDBError) {
+        try key.validate()
+        ops.append(.expect(key, expectation))
     }
 
     /// The checks ``put(_:_:validFrom:validTo:)`` and ``delete(_:validFrom:validTo:)`` make

@@ -5,7 +5,7 @@
 /// Integers that fit in `Int64` are always `.int`; `.uint` is only produced by the
 /// decoders for integers greater than `Int64.max`. `.binary` only comes from
 /// MessagePack (bin/ext); JSON serializes it as `{"$binary":"<base64>"}`.
-package enum JSONValue: Hashable, Sendable {
+public enum JSONValue: Hashable, Sendable {
     case null
     case bool(Bool)
     case int(Int64)
@@ -18,11 +18,11 @@ package enum JSONValue: Hashable, Sendable {
 }
 
 /// One `key: value` member of a JSON object.
-package struct JSONMember: Hashable, Sendable {
-    package var key: String
-    package var value: JSONValue
+public struct JSONMember: Hashable, Sendable {
+    public var key: String
+    public var value: JSONValue
 
-    package init(_ key: String, _ value: JSONValue) {
+    public init(_ key: String, _ value: JSONValue) {
         self.key = key
         self.value = value
     }
@@ -45,14 +45,14 @@ package struct CodecError: Error, Sendable, Equatable, CustomStringConvertible {
 
 extension JSONValue {
     /// True for `.null`.
-    package var isNull: Bool {
+    public var isNull: Bool {
         if case .null = self { return true }
         return false
     }
 
     /// For objects, the value of the member named `key` (the last one if the key is
     /// duplicated, as in JavaScript's `JSON.parse`); `nil` if absent or not an object.
-    package subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         for member in members.reversed() where member.key == key {
             return member.value
@@ -63,7 +63,7 @@ extension JSONValue {
 
 extension JSONValue: CustomStringConvertible {
     /// Compact JSON text.
-    package var description: String {
+    public var description: String {
         String(decoding: JSON.serialize(self), as: UTF8.self)
     }
 }
@@ -72,14 +72,36 @@ extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral,
     ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral, ExpressibleByStringLiteral,
     ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
-    package init(nilLiteral: ()) { self = .null }
-    package init(booleanLiteral value: Bool) { self = .bool(value) }
-    package init(integerLiteral value: Int64) { self = .int(value) }
-    package init(floatLiteral value: Double) { self = .double(value) }
-    package init(stringLiteral value: String) { self = .string(value) }
-    package init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(nilLiteral: ()) { self = .null }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     /// Dictionary literals keep their written order.
-    package init(dictionaryLiteral elements: (String, JSONValue)...) {
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(elements.map { JSONMember($0.0, $0.1) })
     }
+}
+
+extension JSONValue {
+    /// Parses one JSON text.
+    public init(parsing text: String) throws(LLMDBError) {
+        do { self = try JSON.parse(Array(text.utf8)) } catch {
+            throw LLMDBError(.invalidJSON, "invalid JSON: \(error)")
+        }
+    }
+
+    /// Parses one JSON text from bytes.
+    public init(parsing bytes: [UInt8]) throws(LLMDBError) {
+        do { self = try JSON.parse(bytes) } catch {
+            throw LLMDBError(.invalidJSON, "invalid JSON: \(error)")
+        }
+    }
+
+    /// Compact JSON text.
+    public var text: String { String(decoding: JSON.serialize(self), as: UTF8.self) }
+
+    /// Pretty-printed JSON text.
+    public var prettyText: String { String(decoding: JSON.serializePretty(self), as: UTF8.self) }
 }
