@@ -31,7 +31,10 @@ public indirect enum Filter: Sendable, Hashable {
     public static func parse(_ text: String) throws(LLMDBError) -> Filter {
         let tree: JSONValue
         do { tree = try JSONValue(parsing: text) } catch {
-            throw LLMDBError(.invalidQuery, "the filter is not valid JSON: \(error.message)")
+            throw LLMDBError(
+                .invalidQuery,
+                "the filter is not valid JSON: \(error.message.replacing("invalid JSON: ", with: ""))"
+            )
         }
         return try parse(tree, at: "filter")
     }

@@ -125,14 +125,14 @@ public struct Schema: Sendable, Hashable {
             }
         }
         if case .array(let allowed)? = s["enum"], !allowed.contains(where: { JSONOrder.equal($0, v) }) {
-            out.append("\(at): \(v.text.prefix(40)) is not one of the allowed values")
+            out.append("\(at): not one of the allowed values")
         }
         if let n = JSONOrder.number(v) {
-            if let min = s["minimum"].flatMap(JSONOrder.number), n < min {
-                out.append("\(at): \(n) is less than the minimum \(min)")
+            if let m = s["minimum"], let min = JSONOrder.number(m), n < min {
+                out.append("\(at): less than the minimum \(m.text)")
             }
-            if let max = s["maximum"].flatMap(JSONOrder.number), n > max {
-                out.append("\(at): \(n) is more than the maximum \(max)")
+            if let m = s["maximum"], let max = JSONOrder.number(m), n > max {
+                out.append("\(at): more than the maximum \(m.text)")
             }
         }
         if case .string(let str) = v {

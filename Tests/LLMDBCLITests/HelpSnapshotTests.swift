@@ -8,7 +8,8 @@ import Testing
         "", "status", "init", "put", "delete", "erase", "get", "history", "timeline", "scan",
         "apply", "log", "stats", "backup", "compact", "verify", "code", "code add", "code list", "code show",
         "code rm", "hook", "hook add", "hook list", "hook rm", "index", "index add", "index get", "index list",
-        "index rm", "reduce",
+        "index rm", "reduce", "doc", "doc insert", "doc get", "doc find", "doc patch", "doc replace", "doc delete",
+        "doc history", "doc index", "schema", "schema list", "schema show", "schema set", "schema diff", "schema drop",
     ]
     static let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/snapshots/help")

@@ -107,3 +107,53 @@ import Testing
         #expect(grants.status == 1 && grants.stderr.contains("unknown capability 'files'"))
     }
 }
+
+/// `llmdb doc` and `llmdb schema` through the real binary.
+@Suite struct DocumentCLITests {
+    @Test("documents, an index, a schema and its violations, from the command line")
+    func tour() throws {
+        let tmp = TempDir()
+        let db = ["--db", tmp.db]
+        @discardableResult func ok(_ args: [String]) throws -> Output {
+            let r = try llmdb(args + db)
+            #expect(r.status == 0, "llmdb \(args.joined(separator: " ")): \(r.stderr)")
+            return r
+        }
+        try ok(["doc", "insert", "users", #"{"name":"Ada","city":"London","age":36}"#, "--id", "ada"])
+        try ok(["doc", "insert", "users", #"{"name":"Bob","city":"Paris","age":25}"#, "--id", "bob"])
+        try ok(["doc", "patch", "users", "ada", #"{"city":"Paris"}"#])
+        #expect(try ok(["doc", "find", "users", #"{"city":"Paris"}"#, "--count"]).stdout == "2\n")
+        #expect(
+            try ok(["doc", "get", "users", "ada", "--tx", "1"]).stdout == #"{"name":"Ada","city":"London","age":36}"#
+                + "\n"
+        )
+        try ok(["doc", "index", "users", "city"])
+        #expect(
+            try ok(["doc", "find", "users", #"{"city":"Paris"}"#, "--explain"]).stdout.contains(
+                "index 'doc.users.city'"
+            )
+        )
+        let found =
+            try ok(["doc", "find", "users", "--sort", "age:desc", "--fields", "name", "--json"]).json as? [String: Any]
+        let docs = found?["documents"] as? [[String: Any]]
+        #expect(docs?.compactMap { $0["id"] as? String } == ["ada", "bob"])
+        #expect((docs?.first?["body"] as? [String: Any])?.keys.sorted() == ["name"])
+        try ok([
+            "schema", "set", "users",
+            #"{"type":"object","required":["name"],"properties":{"age":{"type":"integer","minimum":0}}}"#,
+        ])
+        let bad = try llmdb(["doc", "insert", "users", #"{"age":-3}"#, "--id", "bad"] + db)
+        #expect(bad.status == 1)
+        #expect(
+            bad.stderr.contains("$.name: required but missing; $.age: less than the minimum 0; nothing was written"),
+            "\(bad.stderr)"
+        )
+        #expect(try ok(["doc", "get", "users", "bad"]).stdout == "(absent)\n")
+        let badSchema = try llmdb(["schema", "set", "users", #"{"type":"thing"}"#] + db)
+        #expect(badSchema.status == 1 && badSchema.stderr.contains("$.type"))
+        let badFilter = try llmdb(["doc", "find", "users", #"{"city":"#] + db)
+        #expect(badFilter.status == 1 && badFilter.stderr.contains("the filter is not valid JSON"))
+        #expect(try ok(["schema", "list", "users"]).stdout.hasPrefix("version 1"))
+        #expect(try ok(["verify"]).status == 0)
+    }
+}

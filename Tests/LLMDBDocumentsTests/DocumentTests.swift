@@ -253,7 +253,8 @@ struct SchemaTests {
         } catch let e as LLMDBError {
             #expect(e.code == .schemaViolation)
             for needle in [
-                "$.name: does not match the pattern", "$.age: -1", "$.role:", "$.address.city: required but missing",
+                "$.name: does not match the pattern", "$.age: less than the minimum 0", "$.role:",
+                "$.address.city: required but missing",
                 "$.tags[1]: expected string, found integer", "$.tags: 3 items", "$.extra: not allowed",
             ] {
                 #expect(e.message.contains(needle), "missing \(needle) in \(e.message)")
