@@ -255,6 +255,7 @@ public final class Database: Sendable {
     public func commit(_ batch: WriteBatch, txTime: Instant? = nil) throws(LLMDBError) -> Commit {
         if options.readOnly { throw LLMDBError(.readOnly, "the database is opened read-only; writes are refused") }
         let job = Writer.Job(ops: batch.ops, txTime: txTime)
+        job.migration = batch.isMigration
         return try writer.submitAndWait(job)
     }
 
@@ -263,6 +264,7 @@ public final class Database: Sendable {
     public func commitAsync(_ batch: WriteBatch, txTime: Instant? = nil) async throws(LLMDBError) -> Commit {
         if options.readOnly { throw LLMDBError(.readOnly, "the database is opened read-only; writes are refused") }
         let job = Writer.Job(ops: batch.ops, txTime: txTime)
+        job.migration = batch.isMigration
         let result: Result<Commit, LLMDBError> = await withCheckedContinuation { cont in
             job.onDone = { cont.resume(returning: $0) }
             writer.submit(job)

@@ -70,6 +70,8 @@ public struct TransactionRecord: Hashable, Sendable {
     public let entriesErased: Int
     /// Whether the caller supplied the transaction time.
     public let explicitTime: Bool
+    /// Whether this is a schema migration's rewrite (system corrections), not a user write.
+    public var migration: Bool = false
 
     static let size = 1 + 8 + 4 * 5 + 1
 
@@ -79,7 +81,7 @@ public struct TransactionRecord: Hashable, Sendable {
         for n in [puts, deletes, erases, entriesWritten, entriesErased] {
             EntryKey.appendU32(UInt32(clamping: n), to: &out)
         }
-        out.append(explicitTime ? 1 : 0)
+        out.append((explicitTime ? 1 : 0) | (migration ? 2 : 0))
         return out
     }
 
@@ -96,7 +98,8 @@ public struct TransactionRecord: Hashable, Sendable {
             erases: u32(17),
             entriesWritten: u32(21),
             entriesErased: u32(25),
-            explicitTime: p[29] != 0
+            explicitTime: p[29] & 1 != 0,
+            migration: p[29] & 2 != 0
         )
     }
 

@@ -21,7 +21,7 @@ public struct LLMDBCommand: ParsableCommand {
         subcommands: [
             Status.self, Init.self, Put.self, Delete.self, Erase.self, Get.self, History.self, Timeline.self,
             Scan.self, Apply.self, Log.self, Stats.self, Backup.self, Compact.self, Verify.self,
-            Code.self, Hook.self, Index.self, Reduce.self, Doc.self, SchemaCommand.self,
+            Code.self, Hook.self, Index.self, Reduce.self, Doc.self, SchemaCommand.self, Migrate.self,
         ],
         defaultSubcommand: Status.self
     )
@@ -424,7 +424,7 @@ struct Log: ParsableCommand {
                             ("deletes", .int(Int64(r.deletes))), ("erases", .int(Int64(r.erases))),
                             ("entries_written", .int(Int64(r.entriesWritten))),
                             ("entries_erased", .int(Int64(r.entriesErased))),
-                            ("explicit_time", .bool(r.explicitTime)),
+                            ("explicit_time", .bool(r.explicitTime)), ("migration", .bool(r.migration)),
                         ])
                     }
                 )
@@ -433,7 +433,7 @@ struct Log: ParsableCommand {
         }
         for r in records {
             print(
-                "tx \(r.txID) at \(r.txTime): \(r.puts) puts, \(r.deletes) deletes, \(r.erases) erases (\(r.entriesWritten) entries written\(r.entriesErased > 0 ? ", \(r.entriesErased) erased" : ""))\(r.explicitTime ? " [explicit time]" : "")"
+                "tx \(r.txID) at \(r.txTime): \(r.puts) puts, \(r.deletes) deletes, \(r.erases) erases (\(r.entriesWritten) entries written\(r.entriesErased > 0 ? ", \(r.entriesErased) erased" : ""))\(r.explicitTime ? " [explicit time]" : "")\(r.migration ? " [migration]" : "")"
             )
         }
     }

@@ -3,6 +3,10 @@ import Foundation
 import LLMDB
 import LLMDBDocuments
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A JSON argument: the text itself, or `-` for standard input, or `@FILE`.
 func readJSONArgument(_ text: String, _ what: String) throws -> JSONValue {
     var source = text
@@ -381,5 +385,203 @@ struct SchemaDrop: ParsableCommand {
     func run() throws {
         let c = try coll.open(try db.open()).dropSchema()
         if db.json { printJSON(commitJSON(c)) } else { print("'\(coll.collection)' is schemaless (tx \(c.txID))") }
+    }
+}
+
+struct Migrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Schema migrations: plan, dry-run, apply (then rewrite in the background), status, pause, resume.",
+        discussion: """
+            A PROPOSAL is JSON: {"schema": {…the next version…}, "predicate": {…filter…}, "steps": [{"rename": \
+            {"from":"a","to":"b"}}, {"set_default": {"path":"p","value":v}}, {"remove":"p"}, {"convert": {"path":"p", \
+            "to":"integer"}}, {"split": {"path":"p","separator":" ","into":["a","b"]}}, {"join": {"paths":["a","b"], \
+            "separator":" ","into":"p"}}], "reverse": [steps back]}. See docs/schemas-and-migrations.md.
+            """,
+        subcommands: [
+            MigratePlan.self, MigrateDryRun.self, MigrateApply.self, MigrateStatus.self, MigratePause.self,
+            MigrateResume.self,
+        ]
+    )
+}
+
+func printProgress(_ p: MigrationProgress, json: Bool) {
+    if json {
+        printJSON(
+            object([
+                ("to", .int(Int64(p.to))), ("state", .string(p.state.rawValue)),
+                ("rewritten", .int(Int64(p.rewritten))),
+                ("total", .int(Int64(p.total))), ("last_id", p.lastID.map { .string($0) } ?? .null),
+            ])
+        )
+    } else {
+        print("rewrite to version \(p.to): \(p.state.rawValue), \(p.rewritten) of \(p.total) documents rewritten")
+    }
+}
+
+/// Runs the rewrite, drawing a progress bar on a terminal.
+func runRewrite(_ c: LLMDBDocuments.Collection, batch: Int, json: Bool) throws {
+    let terminal = isatty(2) == 1 && !json
+    let p = try c.rewrite(batchSize: batch) { p in
+        guard terminal else { return }
+        let width = 30
+        let done = p.total > 0 ? min(width, p.rewritten * width / p.total) : width
+        printError(
+            "\u{1B}[1A\r[" + String(repeating: "#", count: done) + String(repeating: ".", count: width - done)
+                + "] \(p.rewritten)/\(p.total)"
+        )
+    }
+    printProgress(p, json: json)
+}
+
+struct ProposalOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp("The proposal: JSON text, - or @FILE.", valueName: "proposal")) var proposal: String
+}
+
+struct MigratePlan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what a proposal would do, without reading documents."
+    )
+    @OptionGroup var db: DatabaseOptions
+    @OptionGroup var coll: CollectionOptions
+    @OptionGroup var p: ProposalOptions
+    func run() throws {
+        let json = try readJSONArgument(p.proposal, "the proposal")
+        let c = try coll.open(try db.open(readOnly: true))
+        let plan = try c.plan(proposal: json)
+        if db.json {
+            printJSON(
+                object([
+                    ("from", .int(Int64(plan.from))), ("to", .int(Int64(plan.to))), ("steps", .int(Int64(plan.steps))),
+                    ("reversible", .bool(plan.reversible)),
+                    ("schema_changes", .array(plan.schemaChanges.map { .string($0) })),
+                    ("documents", .int(Int64(plan.documents))),
+                ])
+            )
+            return
+        }
+        print(
+            "migration of '\(coll.collection)' from schema version \(plan.from) to \(plan.to): \(plan.steps) step(s), \(plan.documents) document(s)"
+        )
+        print(
+            plan.reversible
+                ? "reversible: reads pinned to version \(plan.from) keep working"
+                : "not reversible: reads pinned to version \(plan.from) will fail for rewritten documents"
+        )
+        for l in plan.schemaChanges { print("  \(l)") }
+    }
+}
+
+struct MigrateDryRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dry-run",
+        abstract: "Apply a proposal in memory and report what would change and fail; writes nothing."
+    )
+    @OptionGroup var db: DatabaseOptions
+    @OptionGroup var coll: CollectionOptions
+    @OptionGroup var p: ProposalOptions
+    @Option(help: ArgumentHelp("Only the first N documents (default: all).", valueName: "n")) var sample: Int?
+    func run() throws {
+        let json = try readJSONArgument(p.proposal, "the proposal")
+        let r = try coll.open(try db.open(readOnly: true)).dryRun(json, sample: sample)
+        if db.json {
+            printJSON(
+                object([
+                    ("from", .int(Int64(r.from))), ("to", .int(Int64(r.to))), ("examined", .int(Int64(r.examined))),
+                    ("changed", .int(Int64(r.changed))),
+                    (
+                        "failures",
+                        .array(r.failures.map { object([("id", .string($0.id)), ("reason", .string($0.reason))]) })
+                    ),
+                    (
+                        "samples",
+                        .array(
+                            r.samples.map {
+                                object([("id", .string($0.id)), ("before", $0.before), ("after", $0.after)])
+                            }
+                        )
+                    ),
+                ])
+            )
+            return
+        }
+        print(
+            "\(r.examined) examined, \(r.changed) would change, \(r.failures.count) would fail (version \(r.from) → \(r.to))"
+        )
+        for f in r.failures { print("  fail \(f.id): \(f.reason)") }
+        for s in r.samples { print("  \(s.id): \(s.before.text)  →  \(s.after.text)") }
+    }
+}
+
+struct MigrateApply: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Make the proposal's version current at once, then rewrite older documents (resumable)."
+    )
+    @OptionGroup var db: DatabaseOptions
+    @OptionGroup var coll: CollectionOptions
+    @OptionGroup var p: ProposalOptions
+    @Flag(help: "Migrate the documents that do not fail; the others keep their version and are listed.")
+    var skipFailures = false
+    @Flag(help: "Only make the version current; rewrite later with `migrate resume`.") var noRewrite = false
+    @Option(help: ArgumentHelp("Documents per rewrite transaction.", valueName: "n")) var batch: Int = 256
+    func run() throws {
+        guard batch > 0 else { throw CLIError("--batch must be positive") }
+        let json = try readJSONArgument(p.proposal, "the proposal")
+        let c = try coll.open(try db.open())
+        let (m, report) = try c.applyMigration(json, skipFailures: skipFailures)
+        if !db.json {
+            print("'\(coll.collection)' is at schema version \(m.to) now (\(report.changed) documents change)")
+            for f in report.failures { print("  skipped \(f.id): \(f.reason)") }
+        }
+        if noRewrite {
+            if db.json, let s = try c.migrationStatus() { printProgress(s, json: true) }
+            return
+        }
+        try runRewrite(c, batch: batch, json: db.json)
+    }
+}
+
+struct MigrateStatus: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "The background rewrite's progress."
+    )
+    @OptionGroup var db: DatabaseOptions
+    @OptionGroup var coll: CollectionOptions
+    func run() throws {
+        guard let p = try coll.open(try db.open(readOnly: true)).migrationStatus() else {
+            if db.json { printJSON(.null) } else { print("no migration") }
+            return
+        }
+        printProgress(p, json: db.json)
+    }
+}
+
+struct MigratePause: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pause",
+        abstract: "Pause the rewrite (a running one stops after its batch)."
+    )
+    @OptionGroup var db: DatabaseOptions
+    @OptionGroup var coll: CollectionOptions
+    func run() throws {
+        let c = try coll.open(try db.open())
+        try c.setMigrationState(.paused)
+        if let p = try c.migrationStatus() { printProgress(p, json: db.json) }
+    }
+}
+
+struct MigrateResume: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Resume the rewrite where it stopped (after a pause or a crash)."
+    )
+    @OptionGroup var db: DatabaseOptions
+    @OptionGroup var coll: CollectionOptions
+    @Option(help: ArgumentHelp("Documents per rewrite transaction.", valueName: "n")) var batch: Int = 256
+    func run() throws {
+        guard batch > 0 else { throw CLIError("--batch must be positive") }
+        try runRewrite(try coll.open(try db.open()), batch: batch, json: db.json)
     }
 }

@@ -6,8 +6,11 @@ public struct Document: Sendable, Hashable {
     public let body: JSONValue
     public let validFrom: Instant
     public let txID: TxID
-    /// The schema version the document was written under (nil: schemaless).
+    /// The schema version the body is shown at (nil: schemaless): the requested version,
+    /// or the current one; older stored documents are projected to it by the migrations.
     public let schemaVersion: Int?
+    /// The schema version the stored document was written under (nil: schemaless).
+    public let storedVersion: Int?
 }
 
 /// One page of a `find`.
@@ -208,16 +211,56 @@ public struct Collection: Sendable {
             body: clean,
             validFrom: view.validFrom,
             txID: view.txID,
-            schemaVersion: version
+            schemaVersion: version,
+            storedVersion: version
         )
     }
 
-    /// The document as of (`validAt`, `tx`), or nil.
-    public func get(_ id: String, validAt: Instant? = nil, tx: TxSelector = .latest) throws -> Document? {
-        let k = try key(id)
-        return try db.read(validAt: validAt, tx: tx) { s in
-            try s.withValue(k) { view in try document(k, view) }
+    /// How reads show documents: at `requested` (or the current version), through `chain`.
+    struct View {
+        let chain: MigrationChain
+        let target: Int
+
+        func show(_ d: Document) throws(LLMDBError) -> Document {
+            let stored = d.storedVersion ?? 0
+            guard target != 0, stored != target, !chain.byTarget.isEmpty else { return d }
+            let body = try chain.project(d.body, id: d.id, from: stored, to: target)
+            let skipped =
+                stored < target && (stored + 1...target).contains { chain.byTarget[$0]?.skipped.contains(d.id) == true }
+            return Document(
+                id: d.id,
+                body: body,
+                validFrom: d.validFrom,
+                txID: d.txID,
+                schemaVersion: skipped ? stored : target,
+                storedVersion: d.storedVersion
+            )
         }
+    }
+
+    func view(_ requested: Int?, tx: TxSelector) throws -> View {
+        let chain = try chain(tx: tx)
+        if let requested, requested < 0 || requested > chain.current {
+            throw LLMDBError(.notFound, "'\(name)' has no schema version \(requested) (current: \(chain.current))")
+        }
+        return View(chain: chain, target: requested ?? chain.current)
+    }
+
+    /// The document as of (`validAt`, `tx`), or nil.
+    public func get(
+        _ id: String,
+        validAt: Instant? = nil,
+        tx: TxSelector = .latest,
+        schemaVersion: Int? = nil
+    ) throws
+        -> Document?
+    {
+        let k = try key(id)
+        let shown = try view(schemaVersion, tx: tx)
+        guard
+            let d = try db.read(validAt: validAt, tx: tx, { s in try s.withValue(k) { view in try document(k, view) } })
+        else { return nil }
+        return try shown.show(d)
     }
 
     /// Every version of a document, by valid time (with `withCorrections`, every entry).
@@ -235,19 +278,21 @@ public struct Collection: Sendable {
         limit: Int = .max,
         cursor: String? = nil,
         validAt: Instant? = nil,
-        tx: TxSelector = .latest
+        tx: TxSelector = .latest,
+        schemaVersion: Int? = nil
     ) throws -> FindResult {
         guard limit > 0 else { throw LLMDBError(.invalidQuery, "the limit must be positive") }
+        let shown = try view(schemaVersion, tx: tx)
         for f in fields { try Filter.checkPath(f, "fields") }
         let after = try cursor.map { (c) throws(LLMDBError) in try FindCursor.decode(c, sortCount: sort.count) }
-        let plan = try self.plan(filter)
+        let plan = try self.plan(filter, shown)
         var matched: [Document] = []
         let streaming = sort.isEmpty
         try db.read(validAt: validAt, tx: tx) { s in
             func consider(_ key: Key, _ view: ValueView) throws -> Bool {
-                let d = try document(key, view)
+                let d = try shown.show(try document(key, view))
                 guard filter.matches(d.body) else { return true }
-                if streaming, let after, d.id <= after.id { return true }
+                if streaming, let after, !after.id.utf8.lexicographicallyPrecedes(d.id.utf8) { return true }
                 matched.append(d)
                 return !(streaming && matched.count > limit)
             }
@@ -298,7 +343,8 @@ public struct Collection: Sendable {
                     body: out,
                     validFrom: d.validFrom,
                     txID: d.txID,
-                    schemaVersion: d.schemaVersion
+                    schemaVersion: d.schemaVersion,
+                    storedVersion: d.storedVersion
                 )
             }
         }
@@ -306,11 +352,17 @@ public struct Collection: Sendable {
     }
 
     /// How many documents match `filter` as of (`validAt`, `tx`).
-    public func count(_ filter: Filter = .all, validAt: Instant? = nil, tx: TxSelector = .latest) throws -> Int {
+    public func count(
+        _ filter: Filter = .all,
+        validAt: Instant? = nil,
+        tx: TxSelector = .latest,
+        schemaVersion: Int? = nil
+    ) throws -> Int {
+        let shown = try view(schemaVersion, tx: tx)
         var n = 0
         try db.read(validAt: validAt, tx: tx) { s in
             try s.scan(prefix: prefix) { row in
-                let d = try document(try row.key(), row.value)
+                let d = try shown.show(try document(try row.key(), row.value))
                 if filter.matches(d.body) { n += 1 }
                 return true
             }
@@ -333,7 +385,13 @@ public struct Collection: Sendable {
         }
     }
 
-    func plan(_ filter: Filter) throws -> Plan {
+    func plan(_ filter: Filter, _ shown: View) throws -> Plan {
+        // Indexes hold the stored documents' values: while older versions are stored (a
+        // rewrite not done) or another version is read, only a scan sees the projected ones.
+        if !shown.chain.byTarget.isEmpty {
+            if shown.target != shown.chain.current { return .scan }
+            if let p = try migrationStatus(), p.state != .done { return .scan }
+        }
         for def in try indexes() {
             guard let path = def.jsonPath else { continue }
             if let values = filter.requiredValues(for: path), values.allSatisfy({ JSONIndexKey.key($0) != nil }) {
@@ -345,7 +403,9 @@ public struct Collection: Sendable {
 
     /// How ``find(_:fields:sort:limit:cursor:validAt:tx:)`` would run `filter`: which index, if
     /// any, and which key range.
-    public func explain(_ filter: Filter) throws -> String { try plan(filter).description(collection: name) }
+    public func explain(_ filter: Filter) throws -> String {
+        try plan(filter, try view(nil, tx: .latest)).description(collection: name)
+    }
 
     var indexPrefix: String { "doc." + name + "." }
 
@@ -432,7 +492,7 @@ enum FindCursor {
             let c = JSONOrder.sortCompare(a[i], b[i])
             if c != 0 { return k.descending ? c > 0 : c < 0 }
         }
-        return aid < bid
+        return aid.utf8.lexicographicallyPrecedes(bid.utf8)  // key order
     }
 
     static func encode(_ values: [JSONValue?], _ id: String) -> String {

@@ -222,11 +222,18 @@ public struct Snapshot: ~Copyable {
     /// them forward: the answer is the last entry with valid_from ≤ V and tx ≤ T. Keys with
     /// long histories switch to the seek-based lookup after a few steps, so the cost per key
     /// does not grow with history depth.
-    public func scan(prefix: Key, _ body: (ScanRow) throws -> Bool) throws {
+    ///
+    /// With `after`, the scan starts after that key (to resume a scan in key order).
+    public func scan(prefix: Key, after: Key? = nil, _ body: (ScanRow) throws -> Bool) throws {
         let start = EntryKey.prefix(prefix)
         let maxWalk = 8
         var probe = [UInt8](repeating: 0, count: start.count + 64)
-        var e = try start.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+        var seekTo = start
+        if let after, after.partition == prefix.partition, after.bytes.starts(with: prefix.bytes) {
+            // Past every entry of `after`: its key part, then more than 16 bytes of 0xFF.
+            seekTo = EntryKey.keyPrefix(after) + [UInt8](repeating: 0xFF, count: 17)
+        }
+        var e = try seekTo.withUnsafeBytes { try cursor.seek(atLeast: $0) }
         while let first = e, EntryKey.hasPrefix(first.key, start) {
             // In a read transaction, bytes from the map stay valid until it ends, so the
             // group's key part can be borrowed across cursor moves.

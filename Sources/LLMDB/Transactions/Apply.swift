@@ -24,6 +24,7 @@ enum Apply {
         txID: TxID,
         txTime: Instant,
         explicit: Bool,
+        migration: Bool = false,
         code: (any CodeRunner)?
     ) throws {
         let live = try LiveExtensions.load(txn, tables.facts, at: txTime)
@@ -99,7 +100,8 @@ enum Apply {
             erases: erases,
             entriesWritten: written,
             entriesErased: erased,
-            explicitTime: explicit
+            explicitTime: explicit,
+            migration: migration
         )
         var idKey: [UInt8] = []
         EntryKey.appendU64(txID, to: &idKey)

@@ -20,6 +20,8 @@ public struct WriteBatch: Sendable {
         case version(TxID)
     }
     var ops: [Op] = []
+    /// Marks the transaction in the log as a schema migration's rewrite.
+    package var isMigration = false
 
     public init() {}
 

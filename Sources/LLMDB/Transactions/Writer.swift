@@ -23,6 +23,7 @@ final class Writer: @unchecked Sendable {
         // `done` is signalled, and read by the submitter only after it.
         let ops: [WriteBatch.Op]
         let txTime: Instant?
+        var migration = false
         var onDone: (@Sendable (Result<Commit, LLMDBError>) -> Void)?
         let done = DispatchSemaphore(value: 0)
         var result: Result<Commit, LLMDBError>?
@@ -264,6 +265,7 @@ final class Writer: @unchecked Sendable {
                         txID: txID,
                         txTime: txTime,
                         explicit: job.txTime != nil,
+                        migration: job.migration,
                         code: code
                     )
                 }
