@@ -27,6 +27,7 @@ func documentJSON(_ d: Document) -> JSONValue {
     object([
         ("id", .string(d.id)), ("body", d.body), ("valid_from", timeJSON(d.validFrom)),
         ("tx_id", .int(Int64(d.txID))), ("schema_version", d.schemaVersion.map { .int(Int64($0)) } ?? .null),
+        ("stored_version", d.storedVersion.map { .int(Int64($0)) } ?? .null),
     ])
 }
 

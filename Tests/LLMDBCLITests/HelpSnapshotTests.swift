@@ -10,6 +10,8 @@ import Testing
         "code rm", "hook", "hook add", "hook list", "hook rm", "index", "index add", "index get", "index list",
         "index rm", "reduce", "doc", "doc insert", "doc get", "doc find", "doc patch", "doc replace", "doc delete",
         "doc history", "doc index", "schema", "schema list", "schema show", "schema set", "schema diff", "schema drop",
+        "migrate", "migrate plan", "migrate dry-run", "migrate apply", "migrate status", "migrate pause",
+        "migrate resume",
     ]
     static let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/snapshots/help")
