@@ -224,15 +224,13 @@ public struct Collection: Sendable {
         func show(_ d: Document) throws(LLMDBError) -> Document {
             let stored = d.storedVersion ?? 0
             guard target != 0, stored != target, !chain.byTarget.isEmpty else { return d }
-            let body = try chain.project(d.body, id: d.id, from: stored, to: target)
-            let skipped =
-                stored < target && (stored + 1...target).contains { chain.byTarget[$0]?.skipped.contains(d.id) == true }
+            let (body, reached) = try chain.projectTracking(d.body, id: d.id, from: stored, to: target)
             return Document(
                 id: d.id,
                 body: body,
                 validFrom: d.validFrom,
                 txID: d.txID,
-                schemaVersion: skipped ? stored : target,
+                schemaVersion: reached,
                 storedVersion: d.storedVersion
             )
         }

@@ -24,7 +24,12 @@ public indirect enum Filter: Sendable, Hashable {
     case contains(path: String, value: JSONValue)
 
     public enum Comparison: String, Sendable, Hashable {
-        case eq = "$eq", ne = "$ne", gt = "$gt", gte = "$gte", lt = "$lt", lte = "$lte"
+        case eq = "$eq"
+        case ne = "$ne"
+        case gt = "$gt"
+        case gte = "$gte"
+        case lt = "$lt"
+        case lte = "$lte"
     }
 
     /// Parses a filter from JSON text (`{}` matches everything).

@@ -298,15 +298,33 @@ struct MigrationChain {
     let current: Int
     let byTarget: [Int: Migration]
 
+    /// Whether a migration between `stored` and `target` skipped the document at apply.
+    func skips(_ id: String, from stored: Int, to target: Int) -> Bool {
+        stored < target && (stored + 1...target).contains { byTarget[$0]?.skipped.contains(id) == true }
+    }
+
     /// Projects a stored document of version `stored` to `target`.
     func project(_ doc: JSONValue, id: String, from stored: Int, to target: Int) throws(LLMDBError) -> JSONValue {
+        try projectTracking(doc, id: id, from: stored, to: target).body
+    }
+
+    /// As ``project(_:id:from:to:)``, with the version reached: lower than `target` when a
+    /// migration on the way skipped the document.
+    func projectTracking(
+        _ doc: JSONValue,
+        id: String,
+        from stored: Int,
+        to target: Int
+    ) throws(LLMDBError)
+        -> (body: JSONValue, version: Int)
+    {
         var d = doc
         var v = stored
         while v < target {
             guard let m = byTarget[v + 1], m.from == v else {
                 throw LLMDBError(.notFound, "no migration from schema version \(v) to \(v + 1): the chain has a gap")
             }
-            if m.skipped.contains(id) { return d }
+            if m.skipped.contains(id) { return (d, v) }
             d = try m.forward(d)
             v += 1
         }
@@ -317,7 +335,7 @@ struct MigrationChain {
             d = try m.backward(d)
             v -= 1
         }
-        return d
+        return (d, v)
     }
 }
 
@@ -416,12 +434,8 @@ extension Collection {
     /// it. Run ``rewrite(batchSize:progress:)`` to rewrite them in the background.
     @discardableResult
     public func applyMigration(_ proposal: JSONValue, skipFailures: Bool = false) throws -> (Migration, DryRunReport) {
-        if let p = try migrationStatus(), p.state != .done {
-            throw LLMDBError(
-                .conflict,
-                "the rewrite to version \(p.to) of '\(name)' is not finished (\(p.state.rawValue)); resume it first"
-            )
-        }
+        // An unfinished rewrite is superseded: the new one (to the new version) starts from
+        // the first document and projects through the whole chain.
         let report = try dryRun(proposal)
         if !report.failures.isEmpty && !skipFailures {
             throw LLMDBError(
@@ -472,7 +486,7 @@ extension Collection {
         }
         if start.state == .done { return start }
         if start.state == .paused { try setMigrationState(.running) }
-        let chain = try chain(tx: .latest)
+        var chain = try chain(tx: .latest)
         while true {
             // The progress as stored, and its version: a pause from anyone changes it, and
             // the batch below expects it unchanged.
@@ -480,6 +494,7 @@ extension Collection {
                 let p = MigrationProgress.parse(try JSONValue(parsing: value.payload))
             else { throw LLMDBError(.corrupted, "the migration progress record of '\(name)' is missing or malformed") }
             if p.state != .running { return p }
+            if p.to != chain.current { chain = try self.chain(tx: .latest) }  // a newer migration was applied
             // The next batch: documents after lastID, in id order.
             var batch: [(key: Key, id: String, validFrom: Instant, tx: TxID, stored: Int, body: JSONValue)] = []
             var lastSeen: String? = nil
@@ -514,7 +529,8 @@ extension Collection {
             var b = WriteBatch()
             b.isMigration = true
             for doc in batch {
-                guard let migration = chain.byTarget[p.to], !migration.skipped.contains(doc.id) else { continue }
+                // Skipped by a migration on the way: it keeps its stored version.
+                if chain.skips(doc.id, from: doc.stored, to: p.to) { continue }
                 let projected = try chain.project(doc.body, id: doc.id, from: doc.stored, to: p.to)
                 guard case .object(let members) = projected else { continue }
                 let value = try Value.json(

@@ -89,6 +89,31 @@ struct MigrationTests {
         #expect(try c.get("odd")?.storedVersion == 1)
     }
 
+    @Test("a chain of two migrations projects through both; a document skipped on the way stays as stored")
+    func twoSteps() throws {
+        let t = try DocDB()
+        let c = try t.db.collection("people")
+        try c.insert(try json(#"{"name":"Ada L","age":"36"}"#), id: "a")
+        try c.insert(try json(#"{"name":"Odd","age":"old"}"#), id: "odd")
+        try c.applyMigration(
+            try json(#"{"schema":{"type":"object"},"steps":[{"convert":{"path":"age","to":"integer"}}]}"#),
+            skipFailures: true
+        )
+        try c.applyMigration(
+            try json(#"{"schema":{"type":"object"},"steps":[{"rename":{"from":"age","to":"years"}}]}"#)
+        )
+        let a = try #require(try c.get("a"))
+        #expect(a.body == (try json(#"{"name":"Ada L","years":36}"#)))
+        #expect(a.schemaVersion == 2 && a.storedVersion == nil)
+        let odd = try #require(try c.get("odd"))
+        #expect(odd.schemaVersion == 0)
+        #expect(odd.body == (try json(#"{"name":"Odd","age":"old"}"#)))
+        #expect(try c.get("a", schemaVersion: 1)?.body == (try json(#"{"name":"Ada L","age":36}"#)))
+        #expect(try c.rewrite().rewritten == 1)
+        #expect(try c.get("odd")?.storedVersion == nil)
+        #expect(try c.get("a")?.storedVersion == 2)
+    }
+
     @Test("no reverse transform: reads pinned to the old version say so")
     func irreversible() throws {
         let t = try DocDB()
