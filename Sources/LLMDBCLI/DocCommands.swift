@@ -83,9 +83,16 @@ struct DocGet: ParsableCommand {
     @Argument(help: ArgumentHelp("The document id.", valueName: "id")) var id: String
     @Option(help: ArgumentHelp("Valid time to read at (default: now).", valueName: "T")) var validAt: String?
     @OptionGroup var asOf: AsOfOptions
+    @Option(help: ArgumentHelp("Show the document at this schema version (default: current).", valueName: "n"))
+    var schemaVersion: Int?
     func run() throws {
         let database = try db.open(readOnly: true)
-        let d = try coll.open(database).get(id, validAt: try parseTime(validAt, "--valid-at"), tx: try asOf.selector())
+        let d = try coll.open(database).get(
+            id,
+            validAt: try parseTime(validAt, "--valid-at"),
+            tx: try asOf.selector(),
+            schemaVersion: schemaVersion
+        )
         if db.json {
             printJSON(d.map(documentJSON) ?? .null)
         } else {
@@ -121,6 +128,8 @@ struct DocFind: ParsableCommand {
         String?
     @Option(help: ArgumentHelp("Valid time to read at (default: now).", valueName: "T")) var validAt: String?
     @OptionGroup var asOf: AsOfOptions
+    @Option(help: ArgumentHelp("Show and filter documents at this schema version (default: current).", valueName: "n"))
+    var schemaVersion: Int?
     @Flag(help: "Print only how many documents match.") var count = false
     @Flag(help: "Print how the filter would run (which index), without running it.") var explain = false
 
@@ -140,7 +149,7 @@ struct DocFind: ParsableCommand {
             return
         }
         if count {
-            let n = try c.count(f, validAt: v, tx: try asOf.selector())
+            let n = try c.count(f, validAt: v, tx: try asOf.selector(), schemaVersion: schemaVersion)
             if db.json { printJSON(object([("count", .int(Int64(n)))])) } else { print(n) }
             return
         }
@@ -154,7 +163,8 @@ struct DocFind: ParsableCommand {
             limit: limit,
             cursor: cursor,
             validAt: v,
-            tx: try asOf.selector()
+            tx: try asOf.selector(),
+            schemaVersion: schemaVersion
         )
         if db.json {
             printJSON(

@@ -223,7 +223,7 @@ public struct Collection: Sendable {
 
         func show(_ d: Document) throws(LLMDBError) -> Document {
             let stored = d.storedVersion ?? 0
-            guard target != 0, stored != target, !chain.byTarget.isEmpty else { return d }
+            guard stored != target, !chain.byTarget.isEmpty else { return d }
             let (body, reached) = try chain.projectTracking(d.body, id: d.id, from: stored, to: target)
             return Document(
                 id: d.id,

@@ -100,5 +100,10 @@ import Glibc
         #expect(skipped.status == 0 && skipped.stdout.contains("skipped b"), "\(skipped.stdout)\(skipped.stderr)")
         let a = try llmdb(["doc", "get", "people", "a"] + db).stdout
         #expect(a == #"{"age":36,"first":"Ada","last":"L"}"# + "\n")
+        let pinned = try llmdb(["doc", "get", "people", "a", "--schema-version", "0"] + db)
+        #expect(
+            pinned.status == 1 && pinned.stderr.contains("no reverse transform from schema version 1 to 0"),
+            "\(pinned.stderr)"
+        )
     }
 }
