@@ -63,7 +63,7 @@ let package = Package(
 
         .target(
             name: "LLMDBDocuments",
-            dependencies: ["LLMDB"],
+            dependencies: ["LLMDB", "LLMDBWasm"],
             swiftSettings: strictSettings
         ),
 
@@ -104,7 +104,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LLMDBDocumentsTests",
-            dependencies: ["LLMDBDocuments", "LLMDB"],
+            dependencies: ["LLMDBDocuments", "LLMDB", "LLMDBWasm"],
             swiftSettings: strictSettings
         ),
         .testTarget(

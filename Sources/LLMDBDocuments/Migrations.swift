@@ -1,4 +1,5 @@
 public import LLMDB
+import LLMDBWasm
 
 /// One declarative step of a migration's transform.
 public enum MigrationStep: Sendable, Hashable {
@@ -14,6 +15,9 @@ public enum MigrationStep: Sendable, Hashable {
     case split(path: String, separator: String, into: [String])
     /// Joins the strings at `paths` with `separator` into `into`, removing the parts.
     case join(paths: [String], separator: String, into: String)
+    /// Passes the document through a registered `map_pages` module (one record in, the
+    /// transformed record out, a JSON object).
+    case wasm(module: String)
 
     static func parse(_ v: JSONValue, at: String) throws(LLMDBError) -> MigrationStep {
         func bad(_ why: String) -> LLMDBError { LLMDBError(.invalidArgument, "migration \(at): \(why)") }
@@ -62,8 +66,14 @@ public enum MigrationStep: Sendable, Hashable {
         case "join":
             guard case .string(let sep)? = m.value["separator"] else { throw bad("join needs a separator") }
             return .join(paths: try strings(m.value, "paths"), separator: sep, into: try string(m.value, "into"))
+        case "wasm":
+            if case .string(let module) = m.value, !module.isEmpty { return .wasm(module: module) }
+            guard case .string(let module)? = m.value["module"], !module.isEmpty else {
+                throw bad("wasm needs the name of a registered map_pages module")
+            }
+            return .wasm(module: module)
         default:
-            throw bad("unknown step '\(m.key)' (use rename, move, set_default, remove, convert, split, join)")
+            throw bad("unknown step '\(m.key)' (use rename, move, set_default, remove, convert, split, join, wasm)")
         }
     }
 
@@ -88,15 +98,19 @@ public enum MigrationStep: Sendable, Hashable {
                     o([("paths", .array(ps.map { .string($0) })), ("separator", .string(s)), ("into", .string(into))])
                 )
             ])
+        case .wasm(let module): o([("wasm", o([("module", .string(module))]))])
         }
     }
 
     static func segments(_ p: String) -> [Substring] { p.split(separator: ".", omittingEmptySubsequences: false) }
 
     /// Applies the step; throws a message naming the path when the document cannot take it.
-    func apply(_ doc: inout JSONValue) throws(LLMDBError) {
+    func apply(_ doc: inout JSONValue, _ context: StepContext?) throws(LLMDBError) {
         func fail(_ why: String) -> LLMDBError { LLMDBError(.invalidValue, why) }
         switch self {
+        case .wasm(let module):
+            guard let context else { throw fail("the wasm step needs the database (module '\(module)')") }
+            doc = try context.run(module, doc)
         case .rename(let from, let to):
             if let v = JSONPath.remove(&doc, Self.segments(from)) { JSONPath.set(&doc, Self.segments(to), v) }
         case .setDefault(let path, let value):
@@ -232,14 +246,14 @@ public struct Migration: Sendable, Hashable {
         )
     }
 
-    func forward(_ doc: JSONValue) throws(LLMDBError) -> JSONValue {
+    func forward(_ doc: JSONValue, _ context: StepContext? = nil) throws(LLMDBError) -> JSONValue {
         guard predicate.matches(doc) else { return doc }
         var d = doc
-        for s in steps { try s.apply(&d) }
+        for s in steps { try s.apply(&d, context) }
         return d
     }
 
-    func backward(_ doc: JSONValue) throws(LLMDBError) -> JSONValue {
+    func backward(_ doc: JSONValue, _ context: StepContext? = nil) throws(LLMDBError) -> JSONValue {
         guard let reverse else {
             throw LLMDBError(
                 .notFound,
@@ -247,7 +261,7 @@ public struct Migration: Sendable, Hashable {
             )
         }
         var d = doc
-        for s in reverse { try s.apply(&d) }
+        for s in reverse { try s.apply(&d, context) }
         return d
     }
 }
@@ -297,6 +311,8 @@ public struct DryRunReport: Sendable {
 struct MigrationChain {
     let current: Int
     let byTarget: [Int: Migration]
+    /// For WASM steps: the modules' instances, one per module for this chain's operation.
+    let context: StepContext?
 
     /// Whether a migration between `stored` and `target` skipped the document at apply.
     func skips(_ id: String, from stored: Int, to target: Int) -> Bool {
@@ -318,6 +334,7 @@ struct MigrationChain {
     ) throws(LLMDBError)
         -> (body: JSONValue, version: Int)
     {
+        context?.currentID = id
         var d = doc
         var v = stored
         while v < target {
@@ -325,14 +342,14 @@ struct MigrationChain {
                 throw LLMDBError(.notFound, "no migration from schema version \(v) to \(v + 1): the chain has a gap")
             }
             if m.skipped.contains(id) { return (d, v) }
-            d = try m.forward(d)
+            d = try m.forward(d, context)
             v += 1
         }
         while v > target {
             guard let m = byTarget[v], m.from == v - 1 else {
                 throw LLMDBError(.notFound, "no migration from schema version \(v - 1) to \(v): the chain has a gap")
             }
-            d = try m.backward(d)
+            d = try m.backward(d, context)
             v -= 1
         }
         return (d, v)
@@ -367,7 +384,14 @@ extension Collection {
         var byTarget: [Int: Migration] = [:]
         for m in ms { byTarget[m.to] = m }
         let current = try schemas(tx: tx).last?.version ?? 0
-        return MigrationChain(current: current, byTarget: byTarget)
+        let wasm = byTarget.values.contains { m in
+            (m.steps + (m.reverse ?? [])).contains { if case .wasm = $0 { true } else { false } }
+        }
+        return MigrationChain(
+            current: current,
+            byTarget: byTarget,
+            context: wasm ? StepContext(db: db, collection: name) : nil
+        )
     }
 
     /// The rewrite's progress, or nil when no migration was applied.
@@ -385,7 +409,11 @@ extension Collection {
         }
         let schema = try Schema(s)
         let from = try schemas().last?.version ?? 0
-        return (schema, try Migration.parse(json, from: from, to: from + 1))
+        let m = try Migration.parse(json, from: from, to: from + 1)
+        for case .wasm(let module) in m.steps + (m.reverse ?? []) {
+            _ = try RecordTransformer(db: db, module: module)  // registered, a map_pages module, instantiable
+        }
+        return (schema, m)
     }
 
     /// Applies a proposal in memory to the documents at the current version (`sample`: the
@@ -393,6 +421,7 @@ extension Collection {
     public func dryRun(_ proposal: JSONValue, sample: Int? = nil) throws -> DryRunReport {
         let (schema, m) = try self.proposal(proposal)
         let chain = try chain(tx: .latest)
+        let context = chain.context ?? StepContext(db: db, collection: name)
         var examined = 0
         var changed = 0
         var failures: [(String, String)] = []
@@ -403,7 +432,8 @@ extension Collection {
                 examined += 1
                 do {
                     let current = try chain.project(d.body, id: d.id, from: d.schemaVersion ?? 0, to: m.from)
-                    let after = try m.forward(current)
+                    context.currentID = d.id
+                    let after = try m.forward(current, context)
                     let problems = schema.violations(of: after)
                     if !problems.isEmpty {
                         failures.append((d.id, "violates the new schema: " + problems.joined(separator: "; ")))
@@ -592,5 +622,52 @@ extension Collection {
                 return n
             }
         )
+    }
+}
+
+/// The WASM steps' instances for one operation (a read, a dry run, a rewrite): each module is
+/// instantiated once, on first use.
+final class StepContext {
+    let db: Database
+    let collection: String
+    var transformers: [String: RecordTransformer] = [:]
+    /// The id of the document being transformed (the record's key is `collection/id`).
+    var currentID = ""
+
+    init(db: Database, collection: String) {
+        self.db = db
+        self.collection = collection
+    }
+
+    func run(_ module: String, _ doc: JSONValue) throws(LLMDBError) -> JSONValue {
+        func fail(_ why: String) -> LLMDBError {
+            LLMDBError(.codeFailed, "the migration step of module '\(module)' \(why)")
+        }
+        do {
+            let t: RecordTransformer
+            if let known = transformers[module] {
+                t = known
+            } else {
+                t = try RecordTransformer(db: db, module: module)
+                transformers[module] = t
+            }
+            let stored = [ValueTag.json.rawValue] + Array(doc.text.utf8)
+            guard
+                let out = try t.transform(
+                    Key(collection + "/" + currentID),
+                    stored: stored,
+                    validFrom: .beginningOfTime,
+                    txID: 0
+                )
+            else { throw fail("output no record (a migration transform must output the document)") }
+            guard out.first == ValueTag.json.rawValue, let tree = try? JSONValue(parsing: Array(out.dropFirst())),
+                case .object = tree
+            else { throw fail("output something other than a JSON object") }
+            return tree
+        } catch let e as LLMDBError {
+            throw e
+        } catch {
+            throw LLMDBError(.codeFailed, "\(error)")
+        }
     }
 }

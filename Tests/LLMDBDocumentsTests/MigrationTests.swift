@@ -1,5 +1,6 @@
 import Foundation
 import LLMDB
+import LLMDBWasm
 import Testing
 
 @testable import LLMDBDocuments
@@ -112,6 +113,55 @@ struct MigrationTests {
         #expect(try c.rewrite().rewritten == 1)
         #expect(try c.get("odd")?.storedVersion == nil)
         #expect(try c.get("a")?.storedVersion == 2)
+    }
+
+    /// A map_pages module in WAT: `body` computes the result (params $in $len $out $cap).
+    static func mapModule(_ body: String) -> [UInt8] {
+        Array(
+            """
+            (module
+              (memory (export "memory") 1)
+              (global $top (mut i32) (i32.const 1024))
+              (func (export "llmdb_alloc") (param $n i32) (result i32)
+                (local $p i32) (local $end i32)
+                (local.set $p (i32.and (i32.add (global.get $top) (i32.const 15)) (i32.const -16)))
+                (local.set $end (i32.add (local.get $p) (local.get $n)))
+                (if (i32.gt_u (local.get $end) (i32.mul (memory.size) (i32.const 65536)))
+                  (then (drop (memory.grow (i32.div_u (i32.add (local.get $n) (i32.const 65535)) (i32.const 65536))))))
+                (global.set $top (local.get $end))
+                (local.get $p))
+              (func (export "map_pages") (param $in i32) (param $len i32) (param $out i32) (param $cap i32) (result i32)
+                \(body)))
+            """.utf8
+        )
+    }
+
+    @Test("a WASM step runs a registered map_pages module over each document; its failures are listed by the dry run")
+    func wasmStep() throws {
+        let t = try DocDB()
+        let c = try Self.seed(t, 3)
+        let identity =
+            "(if (i32.gt_u (local.get $len) (local.get $cap)) (then (return (local.get $len)))) (memory.copy (local.get $out) (local.get $in) (local.get $len)) (local.get $len)"
+        try t.db.addCode(Self.mapModule(identity), name: "ident")
+        try t.db.addCode(Self.mapModule("(unreachable)"), name: "trap")
+        try t.db.addCode(Self.mapModule("(i32.const 0)"), name: "drop")
+        let bad = #"{"schema":{"type":"object"},"steps":[{"wasm":"trap"}]}"#
+        let report = try c.dryRun(try json(bad))
+        #expect(report.failures.count == 3)
+        #expect(report.failures.first?.reason.contains("module 'trap' function 'map_pages' trapped") == true)
+        let dropped = try c.dryRun(try json(#"{"schema":{"type":"object"},"steps":[{"wasm":"drop"}]}"#))
+        #expect(dropped.failures.first?.reason.contains("output no record") == true)
+        #expect { try c.dryRun(try json(#"{"schema":{"type":"object"},"steps":[{"wasm":"missing"}]}"#)) } throws: { e in
+            "\(e)".contains("no module named 'missing'")
+        }
+        try c.applyMigration(
+            try json(
+                #"{"schema":{"type":"object"},"steps":[{"wasm":{"module":"ident"}},{"rename":{"from":"name","to":"full"}}]}"#
+            )
+        )
+        #expect(try c.get("p1")?.body == (try json(#"{"age":"31","full":"Ada 1"}"#)))
+        #expect(try c.rewrite().rewritten == 3)
+        #expect(try c.get("p1")?.storedVersion == 2)
     }
 
     @Test("no reverse transform: reads pinned to the old version say so")
