@@ -1,9 +1,11 @@
 # LLMDB benchmark targets.
 #   make baselines     build the C baselines into Benchmarks/baselines/bin/
-#   make bench         baselines + Swift llmdb-bench + driver, then bench-wasm (SCALE=0.01 make bench for a quick run)
+#   make bench         baselines + Swift llmdb-bench + driver, then bench-wasm and bench-docs (SCALE=0.01 make bench for a quick run)
 #   make bench-quick   same as bench with SCALE=0.02
 #   make bench-wasm    the WebAssembly benchmark of issue 3: Swift llmdb-wasm-bench + scripts/bench_wasm.py
 #                      (1,000,000 × SCALE records; wasmtime in a venv under .build/venv-wasmtime if it installs)
+#   make bench-docs    the documents benchmark of issue 4: Swift llmdb-doc-bench + sqlite_json + scripts/bench_docs.py
+#                      (100,000 × SCALE documents) into bench-out/docs.md
 
 SCALE ?= 1
 CC ?= cc
@@ -15,9 +17,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WASM_RECORDS ?= $(shell python3 -c "print(max(1000, round(1000000 * $(SCALE))))")
 WASM_ROUNDS ?= 3
 
-.PHONY: baselines bench bench-quick bench-wasm baseline-deps baselines-clean
+DOC_COUNT ?= $(shell python3 -c "print(max(1000, round(100000 * $(SCALE))))")
+DOC_ROUNDS ?= 5
 
-baselines: $(BASELINE_BIN)/lmdb_raw $(BASELINE_BIN)/sqlite_bitemporal
+.PHONY: baselines bench bench-quick bench-wasm bench-docs baseline-deps baselines-clean
+
+baselines: $(BASELINE_BIN)/lmdb_raw $(BASELINE_BIN)/sqlite_bitemporal $(BASELINE_BIN)/sqlite_json
 
 baseline-deps:
 	@pkg-config --exists lmdb || { echo "pkg-config: lmdb not found; installing liblmdb-dev via apt-get"; \
@@ -33,14 +38,23 @@ $(BASELINE_BIN)/sqlite_bitemporal: $(BASELINE_DIR)/sqlite_bitemporal.c $(BASELIN
 	@mkdir -p $(BASELINE_BIN)
 	$(CC) $(BASELINE_CFLAGS) -o $@ $< $$(pkg-config --cflags --libs sqlite3) -lpthread -lm
 
+$(BASELINE_BIN)/sqlite_json: $(BASELINE_DIR)/sqlite_json.c $(BASELINE_DIR)/common.h | baseline-deps
+	@mkdir -p $(BASELINE_BIN)
+	$(CC) $(BASELINE_CFLAGS) -o $@ $< $$(pkg-config --cflags --libs sqlite3) -lpthread -lm
+
 bench: baselines
 	swift build -c release --package-path Benchmarks --product llmdb-bench
 	python3 scripts/bench.py --scale $(SCALE) --out bench-out/latest.md
 	$(MAKE) bench-wasm SCALE=$(SCALE)
+	$(MAKE) bench-docs SCALE=$(SCALE)
 
 bench-wasm:
 	swift build -c release --package-path Benchmarks --product llmdb-wasm-bench
 	python3 scripts/bench_wasm.py --no-build --records $(WASM_RECORDS) --rounds $(WASM_ROUNDS) --out bench-out/wasm.md
+
+bench-docs: $(BASELINE_BIN)/sqlite_json
+	swift build -c release --package-path Benchmarks --product llmdb-doc-bench
+	python3 scripts/bench_docs.py --no-build --docs $(DOC_COUNT) --rounds $(DOC_ROUNDS) --out bench-out/docs.md
 
 bench-quick:
 	$(MAKE) bench SCALE=0.02

@@ -1,6 +1,6 @@
 // swift-tools-version:6.2
-// The LLMDB benchmarks: a sibling package, built in release by `make bench` (llmdb-bench)
-// and `make bench-wasm` (llmdb-wasm-bench).
+// The LLMDB benchmarks: a sibling package, built in release by `make bench` (llmdb-bench),
+// `make bench-wasm` (llmdb-wasm-bench) and `make bench-docs` (llmdb-doc-bench).
 import Foundation
 import PackageDescription
 
@@ -25,6 +25,15 @@ let package = Package(
             dependencies: [
                 .product(name: "LLMDB", package: rootIdentity),
                 .product(name: "LLMDBWasm", package: rootIdentity),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-Ounchecked"])]
+        ),
+        // The documents benchmark of issue 4 (`make bench-docs`, scripts/bench_docs.py).
+        .executableTarget(
+            name: "llmdb-doc-bench",
+            dependencies: [
+                .product(name: "LLMDB", package: rootIdentity),
+                .product(name: "LLMDBDocuments", package: rootIdentity),
             ],
             swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-Ounchecked"])]
         ),
