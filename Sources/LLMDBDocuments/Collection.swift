@@ -197,7 +197,14 @@ public struct Collection: Sendable {
     // MARK: Reads
 
     func document(_ key: Key, _ view: ValueView) throws -> Document {
-        let body = try JSONValue(parsing: Array(view.payload))
+        try document(key, JSONValue(parsing: Array(view.payload)), validFrom: view.validFrom, txID: view.txID)
+    }
+
+    func document(_ key: Key, _ value: Value, validFrom: Instant, txID: TxID) throws -> Document {
+        try document(key, JSONValue(parsing: value.payload), validFrom: validFrom, txID: txID)
+    }
+
+    func document(_ key: Key, _ body: JSONValue, validFrom: Instant, txID: TxID) throws -> Document {
         var version: Int? = nil
         var clean = body
         if case .object(let members) = body, let first = members.first, first.key == Self.versionMember,
@@ -209,8 +216,8 @@ public struct Collection: Sendable {
         return Document(
             id: Self.id(of: key, collection: name),
             body: clean,
-            validFrom: view.validFrom,
-            txID: view.txID,
+            validFrom: validFrom,
+            txID: txID,
             schemaVersion: version,
             storedVersion: version
         )
@@ -287,8 +294,8 @@ public struct Collection: Sendable {
         var matched: [Document] = []
         let streaming = sort.isEmpty
         try db.read(validAt: validAt, tx: tx) { s in
-            func consider(_ key: Key, _ view: ValueView) throws -> Bool {
-                let d = try shown.show(try document(key, view))
+            func consider(_ stored: Document) throws -> Bool {
+                let d = try shown.show(stored)
                 guard filter.matches(d.body) else { return true }
                 if streaming, let after, !after.id.utf8.lexicographicallyPrecedes(d.id.utf8) { return true }
                 matched.append(d)
@@ -297,21 +304,19 @@ public struct Collection: Sendable {
             switch plan {
             case .scan:
                 try s.scan(prefix: prefix) { row in
-                    try consider(try row.key(), row.value)
+                    try consider(try document(try row.key(), row.value))
                 }
             case .index(let index, _, let values):
-                var seen = Set<String>()
-                var candidates: [Key] = []
+                // The lookup already read each candidate as of this snapshot: use its value.
+                var candidates: [Key: Fact] = [:]
                 for v in values {
                     guard let k = JSONIndexKey.key(v) else { continue }
-                    for f in try s.lookup(index: index.name, key: k) where seen.insert(f.key.description).inserted {
-                        candidates.append(f.key)
-                    }
+                    for f in try s.lookup(index: index.name, key: k) { candidates[f.key] = f }
                 }
-                candidates.sort()
-                for k in candidates {
-                    let more = try s.withValue(k) { view in try consider(k, view) } ?? true
-                    if !more { break }
+                for key in candidates.keys.sorted() {
+                    let f = candidates[key]!
+                    guard let value = f.value else { continue }
+                    if try !consider(try document(key, value, validFrom: f.validFrom, txID: f.txID)) { break }
                 }
             }
         }
@@ -333,7 +338,7 @@ public struct Collection: Sendable {
                 var out: JSONValue = .object([])
                 for f in fields {
                     if let v = JSONPath.value(d.body, f) {
-                        JSONPath.set(&out, f.split(separator: ".", omittingEmptySubsequences: false), v)
+                        JSONPath.set(&out, FieldPath(f), v)
                     }
                 }
                 return Document(

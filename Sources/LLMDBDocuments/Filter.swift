@@ -18,10 +18,10 @@ public indirect enum Filter: Sendable, Hashable {
     case and([Filter])
     case or([Filter])
     case not(Filter)
-    case compare(path: String, op: Comparison, value: JSONValue)
-    case oneOf(path: String, values: [JSONValue], negated: Bool)
-    case exists(path: String, Bool)
-    case contains(path: String, value: JSONValue)
+    case compare(path: FieldPath, op: Comparison, value: JSONValue)
+    case oneOf(path: FieldPath, values: [JSONValue], negated: Bool)
+    case exists(path: FieldPath, Bool)
+    case contains(path: FieldPath, value: JSONValue)
 
     public enum Comparison: String, Sendable, Hashable {
         case eq = "$eq"
@@ -67,7 +67,7 @@ public indirect enum Filter: Sendable, Hashable {
                 )
             default:
                 try checkPath(m.key, where_)
-                parts.append(contentsOf: try parseCondition(path: m.key, m.value, where_))
+                parts.append(contentsOf: try parseCondition(path: FieldPath(m.key), m.value, where_))
             }
         }
         if parts.isEmpty { return .all }
@@ -83,7 +83,7 @@ public indirect enum Filter: Sendable, Hashable {
         }
     }
 
-    static func parseCondition(path: String, _ v: JSONValue, _ where_: String) throws(LLMDBError) -> [Filter] {
+    static func parseCondition(path: FieldPath, _ v: JSONValue, _ where_: String) throws(LLMDBError) -> [Filter] {
         guard case .object(let members) = v, let first = members.first, first.key.hasPrefix("$") else {
             return [.compare(path: path, op: .eq, value: v)]
         }
@@ -148,19 +148,36 @@ public indirect enum Filter: Sendable, Hashable {
         }
     }
 
-    static func values(_ doc: JSONValue, _ path: String) -> [JSONValue] {
-        var out = JSONIndexKey.values(doc, path: path.split(separator: ".", omittingEmptySubsequences: false))
+    static func values(_ doc: JSONValue, _ path: FieldPath) -> [JSONValue] {
+        var out: [JSONValue] = []
+        collect(doc, path.segments[...], &out)
         // The array itself also counts (so {"tags": ["a","b"]} matches an equal array).
         if let whole = JSONPath.value(doc, path), case .array = whole { out.append(whole) }
         return out
+    }
+
+    /// The values at a path, arrays on the way and at the end traversed.
+    static func collect(_ doc: JSONValue, _ path: ArraySlice<String>, _ out: inout [JSONValue]) {
+        guard let first = path.first else {
+            if case .array(let items) = doc { out.append(contentsOf: items) } else { out.append(doc) }
+            return
+        }
+        switch doc {
+        case .object:
+            if let member = doc[first] { collect(member, path.dropFirst(), &out) }
+        case .array(let items):
+            for item in items { collect(item, path, &out) }
+        default:
+            break
+        }
     }
 
     /// An equality or `$in` condition on `path` that must hold for a match (used to pick an
     /// index): the values that the path must equal one of.
     func requiredValues(for path: String) -> [JSONValue]? {
         switch self {
-        case .compare(let p, .eq, let v) where p == path: return [v]
-        case .oneOf(let p, let vs, false) where p == path: return vs
+        case .compare(let p, .eq, let v) where p.text == path: return [v]
+        case .oneOf(let p, let vs, false) where p.text == path: return vs
         case .and(let fs):
             for f in fs { if let vs = f.requiredValues(for: path) { return vs } }
             return nil
@@ -169,48 +186,79 @@ public indirect enum Filter: Sendable, Hashable {
     }
 }
 
+/// A dotted path into a JSON document (`address.city`), split once when it is made.
+public struct FieldPath: Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral {
+    public let text: String
+    let segments: [String]
+
+    public init(_ text: String) {
+        self.text = text
+        segments = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+    }
+
+    public init(stringLiteral value: String) { self.init(value) }
+
+    public var description: String { text }
+}
+
 /// Paths into JSON documents.
 enum JSONPath {
-    /// The value at a dotted path, without traversing arrays; nil when absent.
-    static func value(_ doc: JSONValue, _ path: String) -> JSONValue? {
+    /// The value at a path, without traversing arrays; nil when absent.
+    static func value(_ doc: JSONValue, _ path: FieldPath) -> JSONValue? {
         var cur = doc
-        for seg in path.split(separator: ".", omittingEmptySubsequences: false) {
-            guard let next = cur[String(seg)] else { return nil }
+        for seg in path.segments {
+            guard let next = cur[seg] else { return nil }
             cur = next
         }
         return cur
     }
 
-    /// Sets the value at a dotted path, creating objects on the way.
-    static func set(_ doc: inout JSONValue, _ path: [Substring], _ value: JSONValue) {
-        guard let first = path.first else {
+    static func value(_ doc: JSONValue, _ path: String) -> JSONValue? { value(doc, FieldPath(path)) }
+
+    /// Sets the value at a path, creating objects on the way.
+    static func set(_ doc: inout JSONValue, _ path: FieldPath, _ value: JSONValue) {
+        set(&doc, path.segments[...], value)
+    }
+
+    static func set(_ doc: inout JSONValue, _ path: ArraySlice<String>, _ value: JSONValue) {
+        guard let key = path.first else {
             doc = value
             return
         }
-        var members: [JSONMember] = []
-        if case .object(let m) = doc { members = m }
-        let key = String(first)
+        guard case .object(var members) = doc else {
+            var child: JSONValue = .object([])
+            set(&child, path.dropFirst(), value)
+            doc = .object([JSONMember(key, child)])
+            return
+        }
+        doc = .null  // release the old storage so that `members` is unique and edits in place
         if let i = members.lastIndex(where: { $0.key == key }) {
-            set(&members[i].value, Array(path.dropFirst()), value)
+            set(&members[i].value, path.dropFirst(), value)
         } else {
             var child: JSONValue = .object([])
-            set(&child, Array(path.dropFirst()), value)
+            set(&child, path.dropFirst(), value)
             members.append(JSONMember(key, child))
         }
         doc = .object(members)
     }
 
-    /// Removes the value at a dotted path; returns it.
+    /// Removes the value at a path; returns it.
     @discardableResult
-    static func remove(_ doc: inout JSONValue, _ path: [Substring]) -> JSONValue? {
-        guard case .object(var members) = doc, let first = path.first else { return nil }
-        guard let i = members.lastIndex(where: { $0.key == String(first) }) else { return nil }
+    static func remove(_ doc: inout JSONValue, _ path: FieldPath) -> JSONValue? {
+        remove(&doc, path.segments[...])
+    }
+
+    @discardableResult
+    static func remove(_ doc: inout JSONValue, _ path: ArraySlice<String>) -> JSONValue? {
+        guard case .object(var members) = doc, let key = path.first else { return nil }
+        guard let i = members.lastIndex(where: { $0.key == key }) else { return nil }
+        doc = .null
+        let v: JSONValue?
         if path.count == 1 {
-            let v = members.remove(at: i).value
-            doc = .object(members)
-            return v
+            v = members.remove(at: i).value
+        } else {
+            v = remove(&members[i].value, path.dropFirst())
         }
-        let v = remove(&members[i].value, Array(path.dropFirst()))
         doc = .object(members)
         return v
     }

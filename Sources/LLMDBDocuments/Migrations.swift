@@ -4,17 +4,17 @@ import LLMDBWasm
 /// One declarative step of a migration's transform.
 public enum MigrationStep: Sendable, Hashable {
     /// Moves the value at `from` to `to` (dotted paths: renames and moves/nesting alike).
-    case rename(from: String, to: String)
+    case rename(from: FieldPath, to: FieldPath)
     /// Sets `path` to `value` where it is absent.
-    case setDefault(path: String, value: JSONValue)
+    case setDefault(path: FieldPath, value: JSONValue)
     /// Removes `path`.
-    case remove(path: String)
+    case remove(path: FieldPath)
     /// Converts the value at `path` to `type`: string, number, integer or boolean.
-    case convert(path: String, type: String)
+    case convert(path: FieldPath, type: String)
     /// Splits the string at `path` on `separator` into the paths `into` (the last takes the rest).
-    case split(path: String, separator: String, into: [String])
+    case split(path: FieldPath, separator: String, into: [FieldPath])
     /// Joins the strings at `paths` with `separator` into `into`, removing the parts.
-    case join(paths: [String], separator: String, into: String)
+    case join(paths: [FieldPath], separator: String, into: FieldPath)
     /// Passes the document through a registered `map_pages` module (one record in, the
     /// transformed record out, a JSON object).
     case wasm(module: String)
@@ -42,30 +42,39 @@ public enum MigrationStep: Sendable, Hashable {
             throw bad("a step is an object with one of rename, move, set_default, remove, convert, split, join")
         }
         switch m.key {
-        case "rename", "move": return .rename(from: try string(m.value, "from"), to: try string(m.value, "to"))
+        case "rename", "move":
+            return .rename(from: FieldPath(try string(m.value, "from")), to: FieldPath(try string(m.value, "to")))
         case "set_default":
             guard let value = m.value["value"] else { throw bad("set_default needs a value") }
-            return .setDefault(path: try string(m.value, "path"), value: value)
+            return .setDefault(path: FieldPath(try string(m.value, "path")), value: value)
         case "remove":
             if case .string(let p) = m.value {
                 try Filter.checkPath(p, "migration \(at).remove")
-                return .remove(path: p)
+                return .remove(path: FieldPath(p))
             }
-            return .remove(path: try string(m.value, "path"))
+            return .remove(path: FieldPath(try string(m.value, "path")))
         case "convert":
             let type = try string(m.value, "to")
             guard ["string", "number", "integer", "boolean"].contains(type) else {
                 throw bad("convert.to must be string, number, integer or boolean")
             }
-            return .convert(path: try string(m.value, "path"), type: type)
+            return .convert(path: FieldPath(try string(m.value, "path")), type: type)
         case "split":
             guard case .string(let sep)? = m.value["separator"], !sep.isEmpty else {
                 throw bad("split needs a separator")
             }
-            return .split(path: try string(m.value, "path"), separator: sep, into: try strings(m.value, "into"))
+            return .split(
+                path: FieldPath(try string(m.value, "path")),
+                separator: sep,
+                into: try strings(m.value, "into").map { FieldPath($0) }
+            )
         case "join":
             guard case .string(let sep)? = m.value["separator"] else { throw bad("join needs a separator") }
-            return .join(paths: try strings(m.value, "paths"), separator: sep, into: try string(m.value, "into"))
+            return .join(
+                paths: try strings(m.value, "paths").map { FieldPath($0) },
+                separator: sep,
+                into: FieldPath(try string(m.value, "into"))
+            )
         case "wasm":
             if case .string(let module) = m.value, !module.isEmpty { return .wasm(module: module) }
             guard case .string(let module)? = m.value["module"], !module.isEmpty else {
@@ -80,29 +89,33 @@ public enum MigrationStep: Sendable, Hashable {
     var json: JSONValue {
         func o(_ m: [(String, JSONValue)]) -> JSONValue { .object(m.map { JSONMember($0.0, $0.1) }) }
         return switch self {
-        case .rename(let f, let t): o([("rename", o([("from", .string(f)), ("to", .string(t))]))])
-        case .setDefault(let p, let v): o([("set_default", o([("path", .string(p)), ("value", v)]))])
-        case .remove(let p): o([("remove", .string(p))])
-        case .convert(let p, let t): o([("convert", o([("path", .string(p)), ("to", .string(t))]))])
+        case .rename(let f, let t): o([("rename", o([("from", .string(f.text)), ("to", .string(t.text))]))])
+        case .setDefault(let p, let v): o([("set_default", o([("path", .string(p.text)), ("value", v)]))])
+        case .remove(let p): o([("remove", .string(p.text))])
+        case .convert(let p, let t): o([("convert", o([("path", .string(p.text)), ("to", .string(t))]))])
         case .split(let p, let s, let into):
             o([
                 (
                     "split",
-                    o([("path", .string(p)), ("separator", .string(s)), ("into", .array(into.map { .string($0) }))])
+                    o([
+                        ("path", .string(p.text)), ("separator", .string(s)),
+                        ("into", .array(into.map { .string($0.text) })),
+                    ])
                 )
             ])
         case .join(let ps, let s, let into):
             o([
                 (
                     "join",
-                    o([("paths", .array(ps.map { .string($0) })), ("separator", .string(s)), ("into", .string(into))])
+                    o([
+                        ("paths", .array(ps.map { .string($0.text) })), ("separator", .string(s)),
+                        ("into", .string(into.text)),
+                    ])
                 )
             ])
         case .wasm(let module): o([("wasm", o([("module", .string(module))]))])
         }
     }
-
-    static func segments(_ p: String) -> [Substring] { p.split(separator: ".", omittingEmptySubsequences: false) }
 
     /// Applies the step; throws a message naming the path when the document cannot take it.
     func apply(_ doc: inout JSONValue, _ context: StepContext?) throws(LLMDBError) {
@@ -112,11 +125,11 @@ public enum MigrationStep: Sendable, Hashable {
             guard let context else { throw fail("the wasm step needs the database (module '\(module)')") }
             doc = try context.run(module, doc)
         case .rename(let from, let to):
-            if let v = JSONPath.remove(&doc, Self.segments(from)) { JSONPath.set(&doc, Self.segments(to), v) }
+            if let v = JSONPath.remove(&doc, from) { JSONPath.set(&doc, to, v) }
         case .setDefault(let path, let value):
-            if JSONPath.value(doc, path) == nil { JSONPath.set(&doc, Self.segments(path), value) }
+            if JSONPath.value(doc, path) == nil { JSONPath.set(&doc, path, value) }
         case .remove(let path):
-            JSONPath.remove(&doc, Self.segments(path))
+            JSONPath.remove(&doc, path)
         case .convert(let path, let type):
             guard let v = JSONPath.value(doc, path), !v.isNull else { return }
             let out: JSONValue?
@@ -138,7 +151,7 @@ public enum MigrationStep: Sendable, Hashable {
             default: out = nil
             }
             guard let out else { throw fail("cannot convert $.\(path) to \(type)") }
-            JSONPath.set(&doc, Self.segments(path), out)
+            JSONPath.set(&doc, path, out)
         case .split(let path, let separator, let into):
             guard let v = JSONPath.value(doc, path) else { return }
             guard case .string(let s) = v else { throw fail("cannot split $.\(path): it is not a string") }
@@ -147,9 +160,9 @@ public enum MigrationStep: Sendable, Hashable {
                 let rest = parts[(into.count - 1)...].joined(separator: separator)
                 parts = Array(parts[..<(into.count - 1)]) + [rest]
             }
-            JSONPath.remove(&doc, Self.segments(path))
+            JSONPath.remove(&doc, path)
             for (i, target) in into.enumerated() where i < parts.count {
-                JSONPath.set(&doc, Self.segments(target), .string(parts[i]))
+                JSONPath.set(&doc, target, .string(parts[i]))
             }
         case .join(let paths, let separator, let into):
             var parts: [String] = []
@@ -159,8 +172,8 @@ public enum MigrationStep: Sendable, Hashable {
                 parts.append(s)
             }
             if parts.isEmpty { return }
-            for p in paths { JSONPath.remove(&doc, Self.segments(p)) }
-            JSONPath.set(&doc, Self.segments(into), .string(parts.joined(separator: separator)))
+            for p in paths { JSONPath.remove(&doc, p) }
+            JSONPath.set(&doc, into, .string(parts.joined(separator: separator)))
         }
     }
 
