@@ -684,3 +684,14 @@ final class StepContext {
         }
     }
 }
+
+extension Collection {
+    /// Runs ``rewrite(batchSize:progress:)`` on a background task: readers and writers go on
+    /// meanwhile (reads project the documents not yet rewritten). Observe it with
+    /// ``migrationStatus()``; pause it with ``setMigrationState(_:)``; after a crash, call
+    /// this (or `llmdb migrate resume`) again and it continues after the last batch.
+    public func rewriteInBackground(batchSize: Int = 256) -> Task<MigrationProgress, any Error> {
+        let collection = self
+        return Task.detached { try collection.rewrite(batchSize: batchSize) }
+    }
+}

@@ -233,13 +233,13 @@ struct MigrationTests {
         let t = try DocDB()
         let c = try Self.seed(t, 200)
         try c.applyMigration(try json(Self.proposal))
-        async let rewrite: MigrationProgress = Task.detached { try c.rewrite(batchSize: 16) }.value
+        let rewrite = c.rewriteInBackground(batchSize: 16)
         await withTaskGroup(of: Void.self) { group in
             for i in stride(from: 0, to: 200, by: 7) {
                 group.addTask { _ = try? c.patch("p\(i)", with: try json(#"{"note":"patched \#(i)"}"#)) }
             }
         }
-        let done = try await rewrite
+        let done = try await rewrite.value
         #expect(done.state == .done)
         for i in 0..<200 {
             let d = try #require(try c.get("p\(i)"))
