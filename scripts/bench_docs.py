@@ -18,15 +18,15 @@ targets of issue 4 (indexed find faster than SQLite; lazy read ≤ 1.5× the cur
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.path.join(ROOT, "Benchmarks", ".build", "release", "llmdb-doc-bench")
@@ -40,36 +40,8 @@ def log(msg):
     print(f"bench_docs: {msg}", file=sys.stderr, flush=True)
 
 
-def run_json(cmd, tag):
-    """Runs cmd, echoing its stderr; returns (the last JSON object on its stdout, error or None)."""
-    log("running " + " ".join(cmd))
-    try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    except OSError as e:
-        return None, f"failed to run: {e}"
-
-    def pump():
-        for line in proc.stderr:
-            print(f"  [{tag}] {line.rstrip()}", file=sys.stderr, flush=True)
-
-    th = threading.Thread(target=pump, daemon=True)
-    th.start()
-    result = None
-    for line in proc.stdout:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            result = json.loads(line)
-        except json.JSONDecodeError:
-            print(f"  [{tag}] (stdout) {line}", file=sys.stderr, flush=True)
-    rc = proc.wait()
-    th.join(timeout=5)
-    if rc != 0:
-        return None, f"exited with status {rc}"
-    if result is None:
-        return None, "printed no JSON result"
-    return result, None
+def run_json_(cmd, tag, env=None):
+    return benchlib.run_json(cmd, tag, log, env=env)
 
 
 def build():
@@ -83,33 +55,6 @@ def build():
         subprocess.run(cmd, check=True, cwd=ROOT, stdout=sys.stderr)
 
 
-def machine_info():
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        nproc = len(os.sched_getaffinity(0))
-    except AttributeError:
-        nproc = os.cpu_count()
-    try:
-        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        load = "?"
-    return [
-        f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M:%S %Z')}",
-        f"- nproc: {nproc}",
-        f"- CPU: {cpu}",
-        f"- kernel: {platform.system()} {platform.release()} ({platform.machine()})",
-        f"- load average at start: {load}",
-    ]
-
-
 def fmt_ms(v):
     if v is None:
         return "—"
@@ -118,10 +63,6 @@ def fmt_ms(v):
 
 def fmt_ratio(r):
     return "—" if r is None else f"{r:.2f}×"
-
-
-def div(a, b):
-    return None if a is None or b is None or not b else a / b
 
 
 def build_report(args, llmdb, llmdb_err, sq, sq_err, info):
@@ -154,15 +95,15 @@ def build_report(args, llmdb, llmdb_err, sq, sq_err, info):
     L.append("| | LLMDB (ms) | compared with (ms) | ratio | target |")
     L.append("|---|---:|---:|---:|---|")
     li, si = g("indexed_find_ms"), s("indexed_find_ms")
-    r = div(li, si)
+    r = benchlib.div(li, si)
     tgt = "n/a" if r is None else f"indexed faster than SQLite: {'met' if r < 1 else 'missed'}"
     L.append(f"| indexed find `{{\"city\":\"City07\"}}` → {m.get('indexed', '?'):,} docs, per query "
              f"| {fmt_ms(li)} | SQLite {fmt_ms(si)} | {fmt_ratio(r)} (LLMDB ÷ SQLite) | {tgt} |")
     ls, ss = g("scan_find_ms"), s("scan_find_ms")
     L.append(f"| non-indexed find `{{\"age\":42}}` → {m.get('scan', '?'):,} docs, per query "
-             f"| {fmt_ms(ls)} | SQLite {fmt_ms(ss)} | {fmt_ratio(div(ls, ss))} (LLMDB ÷ SQLite) | — |")
+             f"| {fmt_ms(ls)} | SQLite {fmt_ms(ss)} | {fmt_ratio(benchlib.div(ls, ss))} (LLMDB ÷ SQLite) | — |")
     lazy, cur = g("lazy_read_ms"), g("current_read_ms")
-    lr = div(lazy, cur)
+    lr = benchlib.div(lazy, cur)
     tgt = "n/a" if lr is None else f"≤ {MAX_LAZY_RATIO:g}×: {'met' if lr <= MAX_LAZY_RATIO else 'missed'}"
     L.append(f"| lazy migration read: find all {docs:,} docs one version behind "
              f"| {fmt_ms(lazy)} | current version {fmt_ms(cur)} | {fmt_ratio(lr)} (lazy ÷ current) | {tgt} |")
@@ -212,7 +153,7 @@ def main():
     if args.docs > 1_000_000:
         ap.error("--docs is at most 1000000 (ids are p%06d)")
 
-    info = machine_info()
+    info = benchlib.machine_info()
     if not args.no_build:
         build()
     common = ["--docs", str(args.docs), "--rounds", str(args.rounds), "--indexed-reps", str(args.indexed_reps),
@@ -224,12 +165,12 @@ def main():
         if not os.access(BINARY, os.X_OK):
             llmdb_err = f"missing ({os.path.relpath(BINARY, ROOT)} not built; run `make bench-docs`)"
         else:
-            llmdb, llmdb_err = run_json([BINARY, "--dir", os.path.join(tmp_root, "llmdb")] + common, "llmdb")
+            llmdb, llmdb_err = run_json_([BINARY, "--dir", os.path.join(tmp_root, "llmdb")] + common, "llmdb")
         shutil.rmtree(os.path.join(tmp_root, "llmdb"), ignore_errors=True)
         if not os.access(SQLITE, os.X_OK):
             sq_err = f"missing ({os.path.relpath(SQLITE, ROOT)} not built; run `make baselines`)"
         else:
-            sq, sq_err = run_json([SQLITE, "--dir", os.path.join(tmp_root, "sqlite")] + common, "sqlite")
+            sq, sq_err = run_json_([SQLITE, "--dir", os.path.join(tmp_root, "sqlite")] + common, "sqlite")
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
     if llmdb_err:

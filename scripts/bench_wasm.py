@@ -16,15 +16,15 @@ Prints a markdown table: records/s, µs per call, the ratios and the targets of 
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.path.join(ROOT, "Benchmarks", ".build", "release", "llmdb-wasm-bench")
@@ -41,37 +41,8 @@ def log(msg):
     print(f"bench_wasm: {msg}", file=sys.stderr, flush=True)
 
 
-def run_json(cmd, tag, env=None):
-    """Runs cmd, echoing its stderr; returns (the last JSON object on its stdout, error or None)."""
-    log("running " + " ".join(cmd))
-    try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                                env=env)
-    except OSError as e:
-        return None, f"failed to run: {e}"
-
-    def pump():
-        for line in proc.stderr:
-            print(f"  [{tag}] {line.rstrip()}", file=sys.stderr, flush=True)
-
-    th = threading.Thread(target=pump, daemon=True)
-    th.start()
-    result = None
-    for line in proc.stdout:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            result = json.loads(line)
-        except json.JSONDecodeError:
-            print(f"  [{tag}] (stdout) {line}", file=sys.stderr, flush=True)
-    rc = proc.wait()
-    th.join(timeout=5)
-    if rc != 0:
-        return None, f"exited with status {rc}"
-    if result is None:
-        return None, "printed no JSON result"
-    return result, None
+def run_json_(cmd, tag, env=None):
+    return benchlib.run_json(cmd, tag, log, env=env)
 
 
 def build_examples(out_dir):
@@ -115,33 +86,6 @@ def setup_wasmtime():
     return py, None
 
 
-def machine_info():
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        nproc = len(os.sched_getaffinity(0))
-    except AttributeError:
-        nproc = os.cpu_count()
-    try:
-        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        load = "?"
-    return [
-        f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M:%S %Z')}",
-        f"- nproc: {nproc}",
-        f"- CPU: {cpu}",
-        f"- kernel: {platform.system()} {platform.release()} ({platform.machine()})",
-        f"- load average at start: {load}",
-    ]
-
-
 def fmt_rate(v):
     return "—" if v is None else f"{v:,.0f}"
 
@@ -152,10 +96,6 @@ def fmt_us(v):
 
 def fmt_ratio(r):
     return "—" if r is None else f"{r:.2f}×"
-
-
-def div(a, b):
-    return None if a is None or b is None or not b else a / b
 
 
 def build_report(args, llmdb, llmdb_err, wt, wt_err, info):
@@ -197,16 +137,16 @@ def build_report(args, llmdb, llmdb_err, wt, wt_err, info):
          "reduce_records_per_s"),
     ):
         a, n, t = g(wasm_key), g(native_key), w(wt_key)
-        slow = div(n, a)
+        slow = benchlib.div(n, a)
         L.append(f"| {label} | {fmt_rate(a)} | {fmt_rate(n)} | {fmt_rate(t)} | {fmt_ratio(slow)} "
-                 f"| {fmt_ratio(div(t, a))} | {target_slowdown(slow)} |")
+                 f"| {fmt_ratio(benchlib.div(t, a))} | {target_slowdown(slow)} |")
     call, wt_call = g("call_overhead_us"), w("call_overhead_us")
     tgt = "n/a" if call is None else f"≤ {MAX_CALL_US:g} µs: {'met' if call <= MAX_CALL_US else 'missed'}"
     L.append(f"| per-call overhead, empty function (µs) | {fmt_us(call)} | — | {fmt_us(wt_call)} | — "
-             f"| {fmt_ratio(div(call, wt_call))} | {tgt} |")
+             f"| {fmt_ratio(benchlib.div(call, wt_call))} | {tgt} |")
     inst, wt_inst = g("instantiate_and_call_us"), w("instantiate_and_call_us")
     L.append(f"| instantiate + call, cached module (µs) | {fmt_us(inst)} | — | {fmt_us(wt_inst)} | — "
-             f"| {fmt_ratio(div(inst, wt_inst))} | — |")
+             f"| {fmt_ratio(benchlib.div(inst, wt_inst))} | — |")
     L.append("")
     empty = g("map_empty_records_per_s")
     if empty is not None:
@@ -234,7 +174,7 @@ def main():
         ap.error("--records and --rounds must be at least 1")
 
     tmp_root = tempfile.mkdtemp(prefix="llmdb-bench-wasm-", dir=args.tmpdir)
-    info = machine_info()
+    info = benchlib.machine_info()
     llmdb = wt = None
     llmdb_err = wt_err = None
     try:
@@ -245,7 +185,7 @@ def main():
         if not os.access(BINARY, os.X_OK):
             llmdb_err = f"missing ({os.path.relpath(BINARY, ROOT)} not built; run `make bench-wasm`)"
         else:
-            llmdb, llmdb_err = run_json(
+            llmdb, llmdb_err = run_json_(
                 [BINARY, "--dir", os.path.join(tmp_root, "db"), "--wasm-dir", wasm_dir,
                  "--records", str(args.records), "--rounds", str(args.rounds),
                  "--empty-wat", os.path.join(ROOT, "examples", "wasm", "empty.wat")],
@@ -259,7 +199,7 @@ def main():
         else:
             py, wt_err = setup_wasmtime()
             if py:
-                wt, wt_err = run_json(
+                wt, wt_err = run_json_(
                     [py, WASMTIME_SCRIPT, "--wasm-dir", wasm_dir, "--records", str(args.records),
                      "--rounds", str(args.rounds)],
                     "wasmtime")
