@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "LLMDB", targets: ["LLMDB"]),
         .library(name: "LLMDBWasm", targets: ["LLMDBWasm"]),
         .library(name: "LLMDBDocuments", targets: ["LLMDBDocuments"]),
+        .library(name: "LLMDBQuery", targets: ["LLMDBQuery"]),
         .executable(name: "llmdb", targets: ["llmdb"]),
     ],
     dependencies: [
@@ -67,6 +68,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: - Query: LQL lexer, parser, planner, executor
+
+        .target(
+            name: "LLMDBQuery",
+            dependencies: ["LLMDB", "LLMDBDocuments"],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: - API: the command-line interface (a library) and its thin executable
 
         .target(
@@ -75,6 +84,7 @@ let package = Package(
                 "LLMDB",
                 "LLMDBWasm",
                 "LLMDBDocuments",
+                "LLMDBQuery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -105,6 +115,11 @@ let package = Package(
         .testTarget(
             name: "LLMDBDocumentsTests",
             dependencies: ["LLMDBDocuments", "LLMDB", "LLMDBWasm"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LLMDBQueryTests",
+            dependencies: ["LLMDBQuery", "LLMDBDocuments", "LLMDB"],
             swiftSettings: strictSettings
         ),
         .testTarget(

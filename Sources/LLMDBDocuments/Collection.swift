@@ -523,3 +523,44 @@ enum FindCursor {
         return (values, id)
     }
 }
+
+extension Collection {
+    /// Calls `body` with every document as of (`validAt`, `tx`), in id order, shown at
+    /// `schemaVersion` (default: current), until it returns false: a streaming `find`
+    /// without a filter, for query executors.
+    public func forEach(
+        validAt: Instant? = nil,
+        tx: TxSelector = .latest,
+        schemaVersion: Int? = nil,
+        _ body: (Document) throws -> Bool
+    ) throws {
+        let shown = try view(schemaVersion, tx: tx)
+        try db.read(validAt: validAt, tx: tx) { s in
+            try s.scan(prefix: prefix) { row in
+                try body(try shown.show(try document(try row.key(), row.value)))
+            }
+        }
+    }
+
+    /// Whether the collection has, or ever had, a document or a schema.
+    public func exists() throws -> Bool {
+        var any = false
+        try db.read { s in
+            try s.forEachKey(prefix: prefix) { _ in
+                any = true
+                return false
+            }
+        }
+        return try any || !schemas().isEmpty
+    }
+
+    /// Parses a stored value as a document body (the schema version member removed), for
+    /// readers of raw history entries.
+    public func body(of value: Value) throws -> JSONValue {
+        var body = try JSONValue(parsing: value.payload)
+        if case .object(let members) = body, members.first?.key == Self.versionMember {
+            body = .object(Array(members.dropFirst()))
+        }
+        return body
+    }
+}

@@ -107,3 +107,33 @@ import Glibc
         )
     }
 }
+
+/// `llmdb query` through the real binary.
+@Suite struct QueryCLITests {
+    @Test("LQL from the command line: a table, JSON, parameters, EXPLAIN and a syntax error with its position")
+    func query() throws {
+        let d = TempDir()
+        let db = ["--db", d.db]
+        #expect(
+            try llmdb(["doc", "insert", "users", #"{"name":"Ada","city":"Paris","age":36}"#, "--id", "ada"] + db).status
+                == 0
+        )
+        #expect(
+            try llmdb(["doc", "insert", "users", #"{"name":"Bob","city":"Rome","age":25}"#, "--id", "bob"] + db).status
+                == 0
+        )
+        let table = try llmdb(["query", "SELECT name, age FROM users WHERE city = :c", "--param", "c=Paris"] + db)
+        #expect(table.stdout == "name  age\n----  ---\nAda   36 \n(1 row)\n", "\(table.stdout)")
+        let json =
+            try llmdb(["query", "SELECT city, COUNT(*) AS n FROM users GROUP BY city ORDER BY city", "--json"] + db)
+            .json as? [String: Any]
+        #expect((json?["rows"] as? [[String: Any]])?.map { $0["n"] as? Int } == [1, 1])
+        #expect(
+            try llmdb(["query", "EXPLAIN SELECT name FROM users"] + db).stdout.hasPrefix("source: collection 'users'")
+        )
+        let bad = try llmdb(["query", "SELECT name FROM users WHERE"] + db)
+        #expect(bad.status == 1 && bad.stderr.contains("line 1, column 29: expected a value"), "\(bad.stderr)")
+        let param = try llmdb(["query", "SELECT name FROM users", "--param", "novalue"] + db)
+        #expect(param.status == 1 && param.stderr.contains("--param takes NAME=VALUE"))
+    }
+}

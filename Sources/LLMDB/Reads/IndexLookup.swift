@@ -75,3 +75,21 @@ extension Database {
         try read(validAt: validAt, tx: tx) { try $0.lookup(index: index, key: key, limit: limit) }
     }
 }
+
+extension Snapshot {
+    /// Calls `body` with every key starting with `prefix` that has any stored entry (at any
+    /// valid or transaction time, retractions included), in key order, until it returns
+    /// false. For reads over time windows, which must visit keys absent at one instant.
+    public func forEachKey(prefix: Key, _ body: (Key) throws -> Bool) throws {
+        let start = EntryKey.prefix(prefix)
+        let c = try tx.cursor(db.facts)
+        var e = try start.withUnsafeBytes { try c.seek(atLeast: $0) }
+        while let entry = e, EntryKey.hasPrefix(entry.key, start) {
+            guard let d = EntryKey.decode(entry.key) else { throw LLMDBError(.corrupted, "a fact key is malformed") }
+            if try !body(d.key) { return }
+            // Past every entry of this key.
+            let skip = EntryKey.keyPrefix(d.key) + [UInt8](repeating: 0xFF, count: 17)
+            e = try skip.withUnsafeBytes { try c.seek(atLeast: $0) }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+public import LLMDB
+
+/// An LQL expression.
+public indirect enum Expr: Sendable, Hashable {
+    case literal(JSONValue)
+    case parameter(String, SourcePosition)
+    /// A column: a dotted path into the row (`address.city`, `_valid_from`, `value.x`).
+    case column([String], SourcePosition)
+    case unary(String, Expr)  // "-", "NOT"
+    case binary(String, Expr, Expr)  // = != < <= > >= + - * / % AND OR ||
+    case inList(Expr, [Expr], negated: Bool)
+    case like(Expr, Expr, negated: Bool)
+    case isNull(Expr, negated: Bool)
+    case call(String, [Expr], SourcePosition)  // functions and aggregates; COUNT(*) has no arguments
+    case star
+}
+
+/// A temporal clause of a table reference (SQL:2011).
+public enum TemporalClause: Sendable, Hashable {
+    case asOf(Expr)
+    case fromTo(Expr, Expr)
+    case between(Expr, Expr)
+    case all
+    /// `AS OF TRANSACTION n` (system time only).
+    case transaction(Expr)
+}
+
+public enum TableSource: Sendable, Hashable {
+    case collection(String)
+    /// Raw facts: `kv` (all of partition 0) or `kv('prefix')`.
+    case kv(prefix: Expr?)
+}
+
+public struct TableRef: Sendable, Hashable {
+    public var source: TableSource
+    public var alias: String?
+    public var validTime: TemporalClause?
+    public var systemTime: TemporalClause?
+    public var position: SourcePosition
+}
+
+public struct SelectItem: Sendable, Hashable {
+    public var expr: Expr
+    public var alias: String?
+}
+
+public struct Select: Sendable, Hashable {
+    public var items: [SelectItem]
+    public var from: TableRef
+    public var filter: Expr?
+    public var groupBy: [Expr]
+    public var having: Expr?
+    public var orderBy: [(Expr, Bool)]  // (expression, descending)
+    public var limit: Expr?
+    public var offset: Expr?
+
+    public static func == (a: Select, b: Select) -> Bool {
+        a.items == b.items && a.from == b.from && a.filter == b.filter && a.groupBy == b.groupBy && a.having == b.having
+            && a.orderBy.map(\.0) == b.orderBy.map(\.0) && a.orderBy.map(\.1) == b.orderBy.map(\.1)
+            && a.limit == b.limit
+            && a.offset == b.offset
+    }
+    public func hash(into h: inout Hasher) {
+        h.combine(items)
+        h.combine(from)
+    }
+}
+
+/// One LQL statement.
+public indirect enum Statement: Sendable, Hashable {
+    case select(Select)
+    /// `HISTORY OF 'key' [IN PARTITION n] [FOR SYSTEM_TIME AS OF t | AS OF TRANSACTION n]`
+    case history(key: Expr, partition: Expr?, systemTime: TemporalClause?)
+    case explain(Statement)
+}

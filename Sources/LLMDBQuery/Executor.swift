@@ -1,0 +1,699 @@
+public import LLMDB
+import LLMDBDocuments
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The rows of a query: column names, and one JSON object per row.
+public struct QueryResult: Sendable {
+    public let columns: [String]
+    public let rows: [JSONValue]
+    /// For `EXPLAIN`: the plan, one step per line.
+    public let plan: [String]
+    /// Rows read from storage (before filtering).
+    public let scanned: Int
+}
+
+/// Limits that stop a runaway query with a clear error.
+public struct QueryLimits: Sendable {
+    /// The most rows a query may read from storage.
+    public var maxScannedRows = 10_000_000
+    /// The most rows a query may return.
+    public var maxResultRows = 1_000_000
+    /// Wall-clock time, in microseconds.
+    public var timeoutMicroseconds: Int64 = 30_000_000
+    public init() {}
+}
+
+/// LQL: run a query against a database (docs/lql.md).
+public enum LQL {
+    /// Parses, plans and runs `text`. Parameters: `$1` is `parameters["1"]`, `:city` is
+    /// `parameters["city"]`.
+    public static func run(
+        _ text: String,
+        on db: Database,
+        parameters: [String: JSONValue] = [:],
+        limits: QueryLimits = QueryLimits()
+    ) throws -> QueryResult {
+        let statement: Statement
+        do { statement = try Parser.parse(text) } catch { throw error.asLLMDBError }
+        var ex = Executor(db: db, parameters: parameters, limits: limits)
+        do { return try ex.run(statement) } catch let e as QueryError { throw e.asLLMDBError }
+    }
+}
+
+/// One row from storage.
+struct Row {
+    var id: String?  // collections
+    var key: Key?  // kv
+    var body: JSONValue  // the document, or the fact's value
+    var validFrom: Instant
+    var validTo: Instant?
+    var txID: TxID
+    var txTime: Instant?
+}
+
+struct Executor {
+    let db: Database
+    let parameters: [String: JSONValue]
+    let limits: QueryLimits
+    var scanned = 0
+    let started = monotonicMicros()
+
+    init(db: Database, parameters: [String: JSONValue], limits: QueryLimits) {
+        self.db = db
+        self.parameters = parameters
+        self.limits = limits
+    }
+
+    static let aggregates: Set<String> = ["COUNT", "SUM", "AVG", "MIN", "MAX"]
+    static let functions: Set<String> = ["LOWER", "UPPER", "LENGTH", "COALESCE", "ABS", "ROUND"]
+    static let systemColumns: Set<String> = [
+        "_id", "_key", "_partition", "_valid_from", "_valid_to", "_tx_id", "_tx_time",
+    ]
+
+    mutating func run(_ s: Statement) throws -> QueryResult {
+        switch s {
+        case .explain(let inner):
+            let plan = try explain(inner)
+            return QueryResult(
+                columns: ["plan"],
+                rows: plan.map { .object([JSONMember("plan", .string($0))]) },
+                plan: plan,
+                scanned: 0
+            )
+        case .history(let keyExpr, let partExpr, let system):
+            return try history(keyExpr, partExpr, system)
+        case .select(let sel):
+            return try select(sel)
+        }
+    }
+
+    // MARK: Constants (times, limits, parameters)
+
+    func constant(_ e: Expr) throws -> JSONValue {
+        try Eval(ex: self, row: nil, groups: nil).value(e)
+    }
+
+    func time(_ e: Expr, _ what: String) throws -> Instant {
+        let v = try constant(e)
+        switch v {
+        case .string(let s):
+            guard let t = Instant(parsing: s) else {
+                throw QueryError("\(what): '\(s)' is not a time (ISO-8601 in UTC, or microseconds since the epoch)")
+            }
+            return t
+        case .int(let n): return Instant(microseconds: n)
+        default: throw QueryError("\(what) must be a time (a string or microseconds), not \(Eval.typeName(v))")
+        }
+    }
+
+    func count(_ e: Expr?, _ what: String) throws -> Int? {
+        guard let e else { return nil }
+        guard case .int(let n) = try constant(e), n >= 0 else {
+            throw QueryError("\(what) must be a non-negative integer")
+        }
+        return Int(clamping: n)
+    }
+
+    /// The read coordinates of a table reference: a point (valid time, transaction), or
+    /// windows that make each version a row.
+    struct Coordinates {
+        var validAt: Instant?
+        var tx: TxSelector = .latest
+        var validWindow: TimeWindow?
+        var systemWindow: TimeWindow?
+        var isPoint: Bool { validWindow == nil && systemWindow == nil }
+    }
+
+    func coordinates(_ ref: TableRef) throws -> Coordinates {
+        var c = Coordinates()
+        switch ref.validTime {
+        case nil: break
+        case .asOf(let e)?: c.validAt = try time(e, "FOR VALID_TIME AS OF")
+        case .fromTo(let a, let b)?: c.validWindow = .from(try time(a, "FOR VALID_TIME FROM"), to: try time(b, "TO"))
+        case .between(let a, let b)?:
+            c.validWindow = .between(try time(a, "FOR VALID_TIME BETWEEN"), and: try time(b, "AND"))
+        case .all?: c.validWindow = .all
+        case .transaction?: throw QueryError("AS OF TRANSACTION applies to system time, not valid time")
+        }
+        switch ref.systemTime {
+        case nil: break
+        case .asOf(let e)?: c.tx = .time(try time(e, "FOR SYSTEM_TIME AS OF"))
+        case .transaction(let e)?:
+            guard case .int(let n) = try constant(e), n >= 0 else {
+                throw QueryError("AS OF TRANSACTION takes a transaction id")
+            }
+            c.tx = .id(TxID(n))
+        case .fromTo(let a, let b)?: c.systemWindow = .from(try time(a, "FOR SYSTEM_TIME FROM"), to: try time(b, "TO"))
+        case .between(let a, let b)?:
+            c.systemWindow = .between(try time(a, "FOR SYSTEM_TIME BETWEEN"), and: try time(b, "AND"))
+        case .all?: c.systemWindow = .all
+        }
+        if let w = c.validWindow, w.upper < w.lower { throw QueryError("the valid-time window ends before it starts") }
+        if let w = c.systemWindow, w.upper < w.lower {
+            throw QueryError("the system-time window ends before it starts")
+        }
+        return c
+    }
+
+    // MARK: Sources
+
+    mutating func tick() throws {
+        scanned += 1
+        if scanned > limits.maxScannedRows {
+            throw QueryError(
+                "the query read more than \(limits.maxScannedRows) rows (the limit; narrow it with WHERE or LIMIT, or raise the limit)"
+            )
+        }
+        if scanned & 1023 == 0, monotonicMicros() - started > limits.timeoutMicroseconds {
+            throw QueryError("the query ran longer than \(limits.timeoutMicroseconds / 1000) ms (the limit)")
+        }
+    }
+
+    func kvPrefix(_ ref: TableRef) throws -> Key {
+        guard case .kv(let p) = ref.source else { return Key("") }
+        guard let p else { return Key([UInt8](), partition: 0) }
+        guard case .string(let s) = try constant(p) else {
+            throw QueryError("kv('…') takes a key prefix string", at: ref.position)
+        }
+        return Key(s)
+    }
+
+    /// Calls `body` with each row of the table reference until it returns false.
+    mutating func forEachRow(
+        _ ref: TableRef,
+        _ c: Coordinates,
+        candidates: [String]?,
+        _ body: (Row) throws -> Bool
+    ) throws {
+        switch ref.source {
+        case .collection(let name):
+            let coll = try db.collection(name)
+            guard try coll.exists() else {
+                throw QueryError(
+                    "unknown collection '\(name)' (no document or schema was ever stored in it)",
+                    at: ref.position
+                )
+            }
+            if c.isPoint {
+                if let candidates {
+                    for id in candidates {
+                        try tick()
+                        guard let d = try coll.get(id, validAt: c.validAt, tx: c.tx) else { continue }
+                        if try !body(Row(id: d.id, body: d.body, validFrom: d.validFrom, txID: d.txID)) { return }
+                    }
+                    return
+                }
+                var failure: (any Error)? = nil
+                var me = self
+                try coll.forEach(validAt: c.validAt, tx: c.tx) { d in
+                    do { try me.tick() } catch {
+                        failure = error
+                        return false
+                    }
+                    return try body(Row(id: d.id, body: d.body, validFrom: d.validFrom, txID: d.txID))
+                }
+                scanned = me.scanned
+                if let failure { throw failure }
+            } else {
+                try versions(prefix: Key(name + "/"), c) { key, f in
+                    guard let v = f.value else { return true }
+                    let id = String(decoding: key.bytes.dropFirst(name.utf8.count + 1), as: UTF8.self)
+                    return try body(
+                        Row(
+                            id: id,
+                            body: try coll.body(of: v),
+                            validFrom: f.validFrom,
+                            validTo: f.validTo,
+                            txID: f.txID,
+                            txTime: f.txTime
+                        )
+                    )
+                }
+            }
+        case .kv:
+            let prefix = try kvPrefix(ref)
+            if c.isPoint {
+                let facts = try db.read(validAt: c.validAt, tx: c.tx) { s in try s.scan(prefix: prefix) }
+                for f in facts {
+                    try tick()
+                    guard let v = f.value else { continue }
+                    if try !body(
+                        Row(key: f.key, body: try v.jsonTree(), validFrom: f.validFrom, txID: f.txID, txTime: f.txTime)
+                    ) {
+                        return
+                    }
+                }
+            } else {
+                try versions(prefix: prefix, c) { key, f in
+                    guard let v = f.value else { return true }
+                    return try body(
+                        Row(
+                            key: key,
+                            body: try v.jsonTree(),
+                            validFrom: f.validFrom,
+                            validTo: f.validTo,
+                            txID: f.txID,
+                            txTime: f.txTime
+                        )
+                    )
+                }
+            }
+        }
+    }
+
+    /// Every version of every key under `prefix` whose valid period and system period match
+    /// the windows (SQL:2011 semantics; see docs/lql.md).
+    mutating func versions(prefix: Key, _ c: Coordinates, _ body: (Key, Fact) throws -> Bool) throws {
+        var keys: [Key] = []
+        try db.read { s in
+            try s.forEachKey(prefix: prefix) { k in
+                keys.append(k)
+                return true
+            }
+        }
+        let now = try db.read { s in s.validTime }  // the database's now (clock, or the last transaction)
+        let validWindow = c.validWindow ?? .asOf(c.validAt ?? now)
+        for key in keys {
+            let entries = try db.history(
+                of: key,
+                asOf: c.systemWindow == nil ? c.tx : .latest,
+                withCorrections: c.systemWindow != nil
+            )
+            for (i, f) in entries.enumerated() {
+                try tick()
+                if let sw = c.systemWindow {
+                    // The entry's system period ends when a later entry at the same valid time corrects it.
+                    let correctedAt = entries[(i + 1)...].first { $0.validFrom == f.validFrom }?.txTime ?? .endOfTime
+                    guard sw.matches(start: f.txTime, end: correctedAt) else { continue }
+                    let validTo = entries[(i + 1)...].first { $0.validFrom > f.validFrom }?.validFrom ?? .endOfTime
+                    guard validWindow.matches(start: f.validFrom, end: validTo) else { continue }
+                    let g = Fact(
+                        key: f.key,
+                        value: f.value,
+                        validFrom: f.validFrom,
+                        validTo: validTo == .endOfTime ? nil : validTo,
+                        txID: f.txID,
+                        txTime: f.txTime
+                    )
+                    if try !body(key, g) { return }
+                } else {
+                    guard validWindow.matches(start: f.validFrom, end: f.validTo ?? .endOfTime) else { continue }
+                    if try !body(key, f) { return }
+                }
+            }
+        }
+    }
+
+    // MARK: SELECT
+
+    /// Equality conditions on document paths in the top-level AND of WHERE: the index candidates.
+    static func equalities(_ e: Expr?) -> [(String, Expr)] {
+        guard let e else { return [] }
+        switch e {
+        case .binary("AND", let a, let b): return equalities(a) + equalities(b)
+        case .binary("=", .column(let path, _), let v) where !path[0].hasPrefix("_") && isConstant(v):
+            return [(path.joined(separator: "."), v)]
+        case .binary("=", let v, .column(let path, _)) where !path[0].hasPrefix("_") && isConstant(v):
+            return [(path.joined(separator: "."), v)]
+        default: return []
+        }
+    }
+
+    static func isConstant(_ e: Expr) -> Bool {
+        switch e {
+        case .literal, .parameter: true
+        default: false
+        }
+    }
+
+    /// The index `find` would use for WHERE, and the candidate ids it gives.
+    func indexCandidates(_ sel: Select, _ c: Coordinates, alias: String?) throws -> (plan: String, ids: [String])? {
+        guard case .collection(let name) = sel.from.source, c.isPoint else { return nil }
+        let coll = try db.collection(name)
+        for (path, valueExpr) in Self.equalities(sel.filter) {
+            let p = Self.strip(path, alias)
+            let filter = Filter.compare(path: FieldPath(p), op: .eq, value: try constant(valueExpr))
+            let plan = try coll.explain(filter)
+            guard plan.hasPrefix("index") else { continue }
+            let r = try coll.find(filter, validAt: c.validAt, tx: c.tx)
+            return (plan, r.documents.map(\.id))
+        }
+        return nil
+    }
+
+    static func strip(_ path: String, _ alias: String?) -> String {
+        guard let alias, path.hasPrefix(alias + ".") else { return path }
+        return String(path.dropFirst(alias.count + 1))
+    }
+
+    static func containsAggregate(_ e: Expr) -> Bool {
+        switch e {
+        case .call(let f, let args, _): return aggregates.contains(f) || args.contains(where: containsAggregate)
+        case .unary(_, let a): return containsAggregate(a)
+        case .binary(_, let a, let b): return containsAggregate(a) || containsAggregate(b)
+        case .inList(let a, let l, _): return containsAggregate(a) || l.contains(where: containsAggregate)
+        case .like(let a, let b, _): return containsAggregate(a) || containsAggregate(b)
+        case .isNull(let a, _): return containsAggregate(a)
+        default: return false
+        }
+    }
+
+    func check(_ sel: Select) throws {
+        func walk(_ e: Expr, inAggregate: Bool) throws {
+            switch e {
+            case .call(let f, let args, let pos):
+                if Self.aggregates.contains(f) {
+                    if inAggregate { throw QueryError("\(f) cannot be nested inside another aggregate", at: pos) }
+                    if f != "COUNT" && args.count != 1 { throw QueryError("\(f) takes one argument", at: pos) }
+                    for a in args { try walk(a, inAggregate: true) }
+                } else if Self.functions.contains(f) {
+                    for a in args { try walk(a, inAggregate: inAggregate) }
+                } else {
+                    throw QueryError(
+                        "unknown function \(f) (functions: \(Self.functions.sorted().joined(separator: ", ")); aggregates: \(Self.aggregates.sorted().joined(separator: ", ")))",
+                        at: pos
+                    )
+                }
+            case .parameter(let p, let pos):
+                if parameters[p] == nil {
+                    throw QueryError("the parameter \(Int(p) != nil ? "$" : ":")\(p) has no value", at: pos)
+                }
+            case .unary(_, let a), .isNull(let a, _): try walk(a, inAggregate: inAggregate)
+            case .binary(_, let a, let b), .like(let a, let b, _):
+                try walk(a, inAggregate: inAggregate)
+                try walk(b, inAggregate: inAggregate)
+            case .inList(let a, let l, _):
+                try walk(a, inAggregate: inAggregate)
+                for x in l { try walk(x, inAggregate: inAggregate) }
+            default: break
+            }
+        }
+        for item in sel.items { try walk(item.expr, inAggregate: false) }
+        if let f = sel.filter {
+            if Self.containsAggregate(f) { throw QueryError("aggregates are not allowed in WHERE (use HAVING)") }
+            try walk(f, inAggregate: false)
+        }
+        for g in sel.groupBy { try walk(g, inAggregate: false) }
+        if let h = sel.having { try walk(h, inAggregate: false) }
+        for (o, _) in sel.orderBy { try walk(o, inAggregate: false) }
+        for e in [sel.limit, sel.offset].compactMap({ $0 }) { try walk(e, inAggregate: false) }
+        try checkFields(sel)
+    }
+
+    /// With a schema that lists properties, a column outside them is an error.
+    func checkFields(_ sel: Select) throws {
+        guard case .collection(let name) = sel.from.source, let schema = try? db.collection(name).schema() else {
+            return
+        }
+        guard case .object(let props)? = schema.schema.json["properties"] else { return }
+        let known = Set(props.map(\.key))
+        let aliases = Set(sel.items.compactMap(\.alias))
+        func walk(_ e: Expr) throws {
+            switch e {
+            case .column(let path, let pos):
+                var p = path
+                if let a = sel.from.alias, p.count > 1, p[0] == a { p.removeFirst() }
+                if Self.systemColumns.contains(p[0]) || known.contains(p[0]) || aliases.contains(p[0]) { return }
+                throw QueryError(
+                    "unknown field '\(path.joined(separator: "."))' in '\(name)' (its schema has: \(known.sorted().joined(separator: ", ")))",
+                    at: pos
+                )
+            case .unary(_, let a), .isNull(let a, _): try walk(a)
+            case .binary(_, let a, let b), .like(let a, let b, _):
+                try walk(a)
+                try walk(b)
+            case .inList(let a, let l, _):
+                try walk(a)
+                for x in l { try walk(x) }
+            case .call(_, let args, _): for a in args { try walk(a) }
+            default: break
+            }
+        }
+        for item in sel.items { try walk(item.expr) }
+        if let f = sel.filter { try walk(f) }
+        for g in sel.groupBy { try walk(g) }
+    }
+
+    static func columnName(_ item: SelectItem) -> String {
+        if let a = item.alias { return a }
+        return Self.text(item.expr)
+    }
+
+    static func text(_ e: Expr) -> String {
+        switch e {
+        case .column(let p, _): p.joined(separator: ".")
+        case .call(let f, let args, _): "\(f)(\(args.isEmpty ? "*" : args.map(text).joined(separator: ", ")))"
+        case .literal(let v): v.text
+        case .parameter(let p, _): Int(p) != nil ? "$\(p)" : ":\(p)"
+        case .unary(let op, let a): "\(op == "NOT" ? "NOT " : op)\(text(a))"
+        case .binary(let op, let a, let b): "\(text(a)) \(op) \(text(b))"
+        default: "expr"
+        }
+    }
+
+    mutating func select(_ sel: Select) throws -> QueryResult {
+        try check(sel)
+        let c = try coordinates(sel.from)
+        let limit = try count(sel.limit, "LIMIT")
+        let offset = try count(sel.offset, "OFFSET") ?? 0
+        let grouped =
+            !sel.groupBy.isEmpty || sel.items.contains { Self.containsAggregate($0.expr) }
+            || (sel.having.map(Self.containsAggregate) ?? false)
+        let candidates = try indexCandidates(sel, c, alias: sel.from.alias)?.ids
+        let alias = sel.from.alias
+        var rows: [Row] = []
+        var out: [JSONValue] = []
+        var columns: [String] =
+            sel.items.contains { if case .star = $0.expr { true } else { false } } ? [] : sel.items.map(Self.columnName)
+        let streaming = !grouped && sel.orderBy.isEmpty
+        var skipped = 0
+        let me = self
+        let maxResult = limits.maxResultRows
+        try forEachRow(sel.from, c, candidates: candidates) { row in
+            if let f = sel.filter, try Eval(ex: me, row: row, alias: alias).truth(f) != true { return true }
+            if streaming {
+                if skipped < offset {
+                    skipped += 1
+                    return true
+                }
+                out.append(try Self.project(sel, row, me, alias, &columns))
+                if out.count > maxResult {
+                    throw QueryError("the query returns more than \(maxResult) rows (the limit)")
+                }
+                return limit.map { out.count < $0 } ?? true
+            }
+            rows.append(row)
+            return true
+        }
+        if grouped {
+            var groups: [[JSONValue]: [Row]] = [:]
+            var order: [[JSONValue]] = []
+            for r in rows {
+                let k = try sel.groupBy.map { try Eval(ex: me, row: r, alias: alias).value($0) }
+                if groups[k] == nil { order.append(k) }
+                groups[k, default: []].append(r)
+            }
+            if sel.groupBy.isEmpty && order.isEmpty {
+                order = [[]]
+                groups[[]] = []
+            }
+            var result: [(JSONValue, [Row])] = []
+            for k in order {
+                let g = groups[k]!
+                let ev = Eval(ex: me, row: g.first, alias: alias, groups: g)
+                if let h = sel.having, try ev.truth(h) != true { continue }
+                var members: [JSONMember] = []
+                for item in sel.items {
+                    guard case .star = item.expr else {
+                        members.append(JSONMember(Self.columnName(item), try ev.value(item.expr)))
+                        continue
+                    }
+                    throw QueryError("SELECT * cannot be grouped; name the columns")
+                }
+                result.append((.object(members), g))
+            }
+            if !sel.orderBy.isEmpty {
+                let keyed = try result.map { (obj, g) in
+                    (
+                        obj,
+                        try sel.orderBy.map { (e, _) in
+                            try Self.orderValue(e, obj, Eval(ex: me, row: g.first, alias: alias, groups: g))
+                        }
+                    )
+                }
+                out = keyed.sorted { a, b in Self.less(a.1, b.1, sel.orderBy.map(\.1)) }.map(\.0)
+            } else {
+                out = result.map(\.0)
+            }
+            out = Array(out.dropFirst(offset).prefix(limit ?? .max))
+        } else if !sel.orderBy.isEmpty {
+            var keyed: [(JSONValue, [JSONValue])] = []
+            for r in rows {
+                let obj = try Self.project(sel, r, me, alias, &columns)
+                keyed.append(
+                    (
+                        obj,
+                        try sel.orderBy.map { (e, _) in try Self.orderValue(e, obj, Eval(ex: me, row: r, alias: alias))
+                        }
+                    )
+                )
+            }
+            out = keyed.sorted { a, b in Self.less(a.1, b.1, sel.orderBy.map(\.1)) }.map(\.0)
+            out = Array(out.dropFirst(offset).prefix(limit ?? .max))
+        }
+        if out.count > limits.maxResultRows {
+            throw QueryError("the query returns more than \(limits.maxResultRows) rows (the limit)")
+        }
+        return QueryResult(columns: columns, rows: out, plan: [], scanned: scanned)
+    }
+
+    /// ORDER BY may name an output column (an alias) or any expression over the row.
+    static func orderValue(_ e: Expr, _ obj: JSONValue, _ ev: Eval) throws -> JSONValue {
+        if case .column(let p, _) = e, p.count == 1, let v = obj[p[0]] { return v }
+        return try ev.value(e)
+    }
+
+    static func less(_ a: [JSONValue], _ b: [JSONValue], _ desc: [Bool]) -> Bool {
+        for i in 0..<a.count {
+            let c = Eval.order(a[i], b[i])
+            if c != 0 { return desc[i] ? c > 0 : c < 0 }
+        }
+        return false
+    }
+
+    static func project(
+        _ sel: Select,
+        _ row: Row,
+        _ ex: Executor,
+        _ alias: String?,
+        _ columns: inout [String]
+    ) throws -> JSONValue {
+        let ev = Eval(ex: ex, row: row, alias: alias)
+        var members: [JSONMember] = []
+        for item in sel.items {
+            if case .star = item.expr {
+                if let id = row.id { members.append(JSONMember("_id", .string(id))) }
+                if let key = row.key {
+                    members.append(JSONMember("key", .string(key.description)))
+                    members.append(JSONMember("value", row.body))
+                } else if case .object(let m) = row.body {
+                    members += m
+                }
+                for m in members where !columns.contains(m.key) { columns.append(m.key) }
+                continue
+            }
+            members.append(JSONMember(columnName(item), try ev.value(item.expr)))
+        }
+        return .object(members)
+    }
+
+    // MARK: HISTORY OF, EXPLAIN
+
+    mutating func history(_ keyExpr: Expr, _ partExpr: Expr?, _ system: TemporalClause?) throws -> QueryResult {
+        guard case .string(let k) = try constant(keyExpr), !k.isEmpty else {
+            throw QueryError("HISTORY OF takes a key string")
+        }
+        var partition: PartitionID = 0
+        if let partExpr {
+            guard case .int(let n) = try constant(partExpr), n >= 0, n < Int64(Key.systemPartition) else {
+                throw QueryError("IN PARTITION takes a partition number")
+            }
+            partition = PartitionID(n)
+        }
+        var tx = TxSelector.latest
+        switch system {
+        case .asOf(let e)?: tx = .time(try time(e, "FOR SYSTEM_TIME AS OF"))
+        case .transaction(let e)?:
+            guard case .int(let n) = try constant(e), n >= 0 else {
+                throw QueryError("AS OF TRANSACTION takes a transaction id")
+            }
+            tx = .id(TxID(n))
+        default: break
+        }
+        let facts = try db.history(of: Key(k, partition: partition), asOf: tx)
+        let rows: [JSONValue] = try facts.map { f in
+            .object([
+                JSONMember("valid_from", .string(f.validFrom.iso8601)),
+                JSONMember("valid_to", f.validTo.map { .string($0.iso8601) } ?? .null),
+                JSONMember("tx_id", .int(Int64(f.txID))), JSONMember("tx_time", .string(f.txTime.iso8601)),
+                JSONMember("value", try f.value.map { try $0.jsonTree() } ?? .null),
+                JSONMember("deleted", .bool(f.value == nil)),
+            ])
+        }
+        return QueryResult(
+            columns: ["valid_from", "valid_to", "tx_id", "tx_time", "value", "deleted"],
+            rows: rows,
+            plan: [],
+            scanned: facts.count
+        )
+    }
+
+    func describe(_ w: TemporalClause?, system: Bool) throws -> String {
+        switch w {
+        case nil: return system ? "latest transaction" : "now"
+        case .asOf(let e)?: return "AS OF \(try time(e, "AS OF").iso8601)"
+        case .transaction(let e)?: return "AS OF TRANSACTION \(try constant(e).text)"
+        case .fromTo(let a, let b)?:
+            return "FROM \(try time(a, "FROM").iso8601) TO \(try time(b, "TO").iso8601) (each version a row)"
+        case .between(let a, let b)?:
+            return "BETWEEN \(try time(a, "BETWEEN").iso8601) AND \(try time(b, "AND").iso8601) (each version a row)"
+        case .all?: return "ALL (each version a row)"
+        }
+    }
+
+    func explain(_ s: Statement) throws -> [String] {
+        switch s {
+        case .explain(let inner): return try explain(inner)
+        case .history(let k, _, let system):
+            return [
+                "history of the key \(try constant(k).text): one cursor range over its entries",
+                "system time: \(try describe(system, system: true))",
+            ]
+        case .select(let sel):
+            try check(sel)
+            let c = try coordinates(sel.from)
+            var out: [String] = []
+            switch sel.from.source {
+            case .collection(let name):
+                if let idx = try indexCandidates(sel, c, alias: sel.from.alias) {
+                    out.append("source: collection '\(name)' via \(idx.plan) (\(idx.ids.count) candidates)")
+                } else {
+                    out.append(
+                        "source: collection '\(name)': key range ['\(name)/', '\(name)0') (full scan of the collection)"
+                    )
+                }
+            case .kv:
+                let p = try kvPrefix(sel.from)
+                out.append("source: facts of partition \(p.partition) with the key prefix '\(p)': one cursor range")
+            }
+            out.append("valid time: \(try describe(sel.from.validTime, system: false))")
+            out.append("system time: \(try describe(sel.from.systemTime, system: true))")
+            if let f = sel.filter { out.append("filter: \(Self.text(f))") }
+            if !sel.groupBy.isEmpty || sel.items.contains(where: { Self.containsAggregate($0.expr) }) {
+                out.append(
+                    "aggregate: group by \(sel.groupBy.isEmpty ? "(all rows)" : sel.groupBy.map(Self.text).joined(separator: ", "))"
+                )
+            }
+            if !sel.orderBy.isEmpty {
+                out.append(
+                    "sort: \(sel.orderBy.map { Self.text($0.0) + ($0.1 ? " DESC" : "") }.joined(separator: ", "))"
+                )
+            }
+            if let l = sel.limit {
+                out.append(
+                    "limit: \(Self.text(l))\(sel.orderBy.isEmpty && sel.groupBy.isEmpty ? " (stops the scan early)" : "")"
+                )
+            }
+            return out
+        }
+    }
+}
+
+func monotonicMicros() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+}

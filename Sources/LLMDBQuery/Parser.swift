@@ -1,0 +1,360 @@
+import LLMDB
+
+/// A recursive-descent parser for LQL (grammar: docs/lql.md). Every error names its
+/// position and what was expected; no input makes it crash.
+public struct Parser {
+    var tokens: [Token]
+    var i = 0
+    var depth = 0
+    static let maxDepth = 200
+
+    static let reserved: Set<String> = [
+        "SELECT", "FROM", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "LIMIT", "OFFSET", "AS", "AND", "OR", "NOT", "IN",
+        "LIKE", "IS", "NULL", "TRUE", "FALSE", "FOR", "VALID_TIME", "SYSTEM_TIME", "OF", "TO", "BETWEEN", "ALL",
+        "TRANSACTION", "ASC", "DESC", "EXPLAIN", "HISTORY", "PARTITION", "KV",
+    ]
+
+    /// Parses one statement (a trailing `;` is allowed).
+    public static func parse(_ text: String) throws(QueryError) -> Statement {
+        var p = Parser(tokens: try Lexer.tokens(text))
+        let s = try p.statement()
+        if case .symbol(";") = p.peek.kind { p.i += 1 }
+        guard case .end = p.peek.kind else { throw p.expected("the end of the statement") }
+        return s
+    }
+
+    var peek: Token { tokens[min(i, tokens.count - 1)] }
+
+    func expected(_ what: String) -> QueryError {
+        QueryError("expected \(what), found \(peek.text)", at: peek.position)
+    }
+
+    mutating func accept(_ keyword: String) -> Bool {
+        if peek.isKeyword(keyword) {
+            i += 1
+            return true
+        }
+        return false
+    }
+
+    mutating func expect(_ keyword: String) throws(QueryError) {
+        guard accept(keyword) else { throw expected(keyword) }
+    }
+
+    mutating func acceptSymbol(_ s: String) -> Bool {
+        if case .symbol(s) = peek.kind {
+            i += 1
+            return true
+        }
+        return false
+    }
+
+    mutating func expectSymbol(_ s: String) throws(QueryError) {
+        guard acceptSymbol(s) else { throw expected("'\(s)'") }
+    }
+
+    mutating func name(_ what: String) throws(QueryError) -> String {
+        switch peek.kind {
+        case .identifier(let s) where !Self.reserved.contains(s.uppercased()):
+            i += 1
+            return s
+        case .quotedIdentifier(let s) where !s.isEmpty:
+            i += 1
+            return s
+        default:
+            throw expected(what)
+        }
+    }
+
+    // MARK: Statements
+
+    mutating func statement() throws(QueryError) -> Statement {
+        if accept("EXPLAIN") { return .explain(try statement()) }
+        if accept("HISTORY") {
+            try expect("OF")
+            let key = try expression()
+            var partition: Expr? = nil
+            if accept("IN") {
+                try expect("PARTITION")
+                partition = try expression()
+            }
+            var system: TemporalClause? = nil
+            if accept("FOR") {
+                try expect("SYSTEM_TIME")
+                try expect("AS")
+                try expect("OF")
+                system = .asOf(try expression())
+            } else if peek.isKeyword("AS") {
+                i += 1
+                try expect("OF")
+                try expect("TRANSACTION")
+                system = .transaction(try expression())
+            }
+            return .history(key: key, partition: partition, systemTime: system)
+        }
+        guard accept("SELECT") else { throw expected("SELECT, HISTORY OF or EXPLAIN") }
+        return .select(try select())
+    }
+
+    mutating func select() throws(QueryError) -> Select {
+        var items: [SelectItem] = []
+        repeat {
+            if acceptSymbol("*") {
+                items.append(SelectItem(expr: .star, alias: nil))
+                continue
+            }
+            let e = try expression()
+            var alias: String? = nil
+            if accept("AS") {
+                alias = try name("an alias after AS")
+            } else if case .identifier(let s) = peek.kind, !Self.reserved.contains(s.uppercased()) {
+                alias = s
+                i += 1
+            }
+            items.append(SelectItem(expr: e, alias: alias))
+        } while acceptSymbol(",")
+        try expect("FROM")
+        let from = try tableRef()
+        var s = Select(
+            items: items,
+            from: from,
+            filter: nil,
+            groupBy: [],
+            having: nil,
+            orderBy: [],
+            limit: nil,
+            offset: nil
+        )
+        if accept("WHERE") { s.filter = try expression() }
+        if accept("GROUP") {
+            try expect("BY")
+            repeat { s.groupBy.append(try expression()) } while acceptSymbol(",")
+        }
+        if accept("HAVING") { s.having = try expression() }
+        if accept("ORDER") {
+            try expect("BY")
+            repeat {
+                let e = try expression()
+                var desc = false
+                if accept("DESC") { desc = true } else { _ = accept("ASC") }
+                s.orderBy.append((e, desc))
+            } while acceptSymbol(",")
+        }
+        if accept("LIMIT") { s.limit = try expression() }
+        if accept("OFFSET") { s.offset = try expression() }
+        return s
+    }
+
+    mutating func tableRef() throws(QueryError) -> TableRef {
+        let pos = peek.position
+        let source: TableSource
+        if accept("KV") {
+            if acceptSymbol("(") {
+                let p = try expression()
+                try expectSymbol(")")
+                source = .kv(prefix: p)
+            } else {
+                source = .kv(prefix: nil)
+            }
+        } else {
+            source = .collection(try name("a collection name, or kv"))
+        }
+        var ref = TableRef(source: source, alias: nil, validTime: nil, systemTime: nil, position: pos)
+        while true {
+            if accept("FOR") {
+                if accept("VALID_TIME") {
+                    guard ref.validTime == nil else { throw QueryError("FOR VALID_TIME is given twice", at: pos) }
+                    ref.validTime = try temporal(system: false)
+                } else if accept("SYSTEM_TIME") {
+                    guard ref.systemTime == nil else { throw QueryError("FOR SYSTEM_TIME is given twice", at: pos) }
+                    ref.systemTime = try temporal(system: true)
+                } else {
+                    throw expected("VALID_TIME or SYSTEM_TIME after FOR")
+                }
+            } else if peek.isKeyword("AS"), i + 1 < tokens.count, tokens[i + 1].isKeyword("OF") {
+                i += 2
+                try expect("TRANSACTION")
+                guard ref.systemTime == nil else { throw QueryError("the system time is given twice", at: pos) }
+                ref.systemTime = .transaction(try expression())
+            } else if accept("AS") {
+                ref.alias = try name("an alias")
+            } else if ref.alias == nil, case .identifier(let w) = peek.kind, !Self.reserved.contains(w.uppercased()) {
+                ref.alias = w
+                i += 1
+            } else {
+                break
+            }
+        }
+        return ref
+    }
+
+    mutating func temporal(system: Bool) throws(QueryError) -> TemporalClause {
+        if accept("AS") {
+            try expect("OF")
+            if system && accept("TRANSACTION") { return .transaction(try expression()) }
+            return .asOf(try additive())
+        }
+        if accept("FROM") {
+            let a = try additive()
+            try expect("TO")
+            return .fromTo(a, try additive())
+        }
+        if accept("BETWEEN") {
+            let a = try additive()
+            try expect("AND")
+            return .between(a, try additive())
+        }
+        if accept("ALL") { return .all }
+        throw expected("AS OF, FROM … TO, BETWEEN … AND or ALL")
+    }
+
+    // MARK: Expressions (lowest precedence first)
+
+    mutating func expression() throws(QueryError) -> Expr {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth < Self.maxDepth else { throw QueryError("the expression is nested too deeply", at: peek.position) }
+        return try or()
+    }
+
+    mutating func or() throws(QueryError) -> Expr {
+        var e = try and()
+        while accept("OR") { e = .binary("OR", e, try and()) }
+        return e
+    }
+
+    mutating func and() throws(QueryError) -> Expr {
+        var e = try not()
+        while accept("AND") { e = .binary("AND", e, try not()) }
+        return e
+    }
+
+    mutating func not() throws(QueryError) -> Expr {
+        if accept("NOT") {
+            depth += 1
+            defer { depth -= 1 }
+            guard depth < Self.maxDepth else {
+                throw QueryError("the expression is nested too deeply", at: peek.position)
+            }
+            return .unary("NOT", try not())
+        }
+        return try comparison()
+    }
+
+    mutating func comparison() throws(QueryError) -> Expr {
+        let left = try additive()
+        if case .symbol(let op) = peek.kind, ["=", "!=", "<", "<=", ">", ">="].contains(op) {
+            i += 1
+            return .binary(op, left, try additive())
+        }
+        if accept("IS") {
+            let negated = accept("NOT")
+            try expect("NULL")
+            return .isNull(left, negated: negated)
+        }
+        let negated = accept("NOT")
+        if accept("IN") {
+            try expectSymbol("(")
+            var items: [Expr] = []
+            repeat { items.append(try expression()) } while acceptSymbol(",")
+            try expectSymbol(")")
+            return .inList(left, items, negated: negated)
+        }
+        if accept("LIKE") { return .like(left, try additive(), negated: negated) }
+        if accept("BETWEEN") {
+            let a = try additive()
+            try expect("AND")
+            let b = try additive()
+            let e: Expr = .binary("AND", .binary(">=", left, a), .binary("<=", left, b))
+            return negated ? .unary("NOT", e) : e
+        }
+        if negated { throw expected("IN, LIKE or BETWEEN after NOT") }
+        return left
+    }
+
+    mutating func additive() throws(QueryError) -> Expr {
+        var e = try multiplicative()
+        while case .symbol(let op) = peek.kind, op == "+" || op == "-" || op == "||" {
+            i += 1
+            e = .binary(op, e, try multiplicative())
+        }
+        return e
+    }
+
+    mutating func multiplicative() throws(QueryError) -> Expr {
+        var e = try unary()
+        while case .symbol(let op) = peek.kind, op == "*" || op == "/" || op == "%" {
+            i += 1
+            e = .binary(op, e, try unary())
+        }
+        return e
+    }
+
+    mutating func unary() throws(QueryError) -> Expr {
+        if acceptSymbol("-") {
+            depth += 1
+            defer { depth -= 1 }
+            guard depth < Self.maxDepth else {
+                throw QueryError("the expression is nested too deeply", at: peek.position)
+            }
+            return .unary("-", try unary())
+        }
+        return try primary()
+    }
+
+    mutating func primary() throws(QueryError) -> Expr {
+        let t = peek
+        switch t.kind {
+        case .integer(let n):
+            i += 1
+            return .literal(.int(n))
+        case .double(let d):
+            i += 1
+            return .literal(.double(d))
+        case .string(let s):
+            i += 1
+            return .literal(.string(s))
+        case .parameter(let p):
+            i += 1
+            return .parameter(p, t.position)
+        case .symbol("("):
+            i += 1
+            let e = try expression()
+            try expectSymbol(")")
+            return e
+        case .identifier(let s) where s.uppercased() == "NULL":
+            i += 1
+            return .literal(.null)
+        case .identifier(let s) where s.uppercased() == "TRUE" || s.uppercased() == "FALSE":
+            i += 1
+            return .literal(.bool(s.uppercased() == "TRUE"))
+        case .identifier, .quotedIdentifier:
+            let first = try name("a column, a value or a function")
+            if acceptSymbol("(") {
+                var args: [Expr] = []
+                if acceptSymbol("*") {
+                    args = []
+                } else if !acceptSymbol(")") {
+                    repeat { args.append(try expression()) } while acceptSymbol(",")
+                    try expectSymbol(")")
+                    return .call(first.uppercased(), args, t.position)
+                }
+                if !args.isEmpty || true { _ = acceptSymbol(")") }
+                return .call(first.uppercased(), args, t.position)
+            }
+            var path = [first]
+            while acceptSymbol(".") {
+                switch peek.kind {
+                case .identifier(let s), .quotedIdentifier(let s):
+                    i += 1
+                    path.append(s)
+                default:
+                    throw expected("a member name after '.'")
+                }
+            }
+            return .column(path, t.position)
+        default:
+            throw expected("a value, a column, a parameter or '('")
+        }
+    }
+}
