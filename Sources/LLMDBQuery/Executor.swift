@@ -322,6 +322,18 @@ struct Executor {
         }
     }
 
+    /// `_id = constant` in the top-level AND of WHERE.
+    static func idEquality(_ e: Expr?, _ alias: String?) -> Expr? {
+        guard let e else { return nil }
+        func isID(_ p: [String]) -> Bool { p == ["_id"] || (alias != nil && p == [alias!, "_id"]) }
+        switch e {
+        case .binary("AND", let a, let b): return idEquality(a, alias) ?? idEquality(b, alias)
+        case .binary("=", .column(let p, _), let v) where isID(p) && isConstant(v): return v
+        case .binary("=", let v, .column(let p, _)) where isID(p) && isConstant(v): return v
+        default: return nil
+        }
+    }
+
     static func isConstant(_ e: Expr) -> Bool {
         switch e {
         case .literal, .parameter: true
@@ -333,6 +345,11 @@ struct Executor {
     func indexCandidates(_ sel: Select, _ c: Coordinates, alias: String?) throws -> (plan: String, ids: [String])? {
         guard case .collection(let name) = sel.from.source, c.isPoint else { return nil }
         let coll = try db.collection(name)
+        // `_id = 'x'`: one point read (an as-of seek on the key `collection/x`).
+        if let id = try Self.idEquality(sel.filter, alias).map({ try constant($0) }) {
+            guard case .string(let s) = id else { return ("point read of '\(name)/…' (no match: _id is a string)", []) }
+            return ("point read of the key '\(name)/\(s)' (an as-of seek)", [s])
+        }
         for (path, valueExpr) in Self.equalities(sel.filter) {
             let p = Self.strip(path, alias)
             let filter = Filter.compare(path: FieldPath(p), op: .eq, value: try constant(valueExpr))

@@ -301,5 +301,9 @@ struct QueryTests {
         #expect(plan.first?.contains("via index 'doc.users.city'") == true, "\(plan)")
         #expect(plan.contains { $0.hasPrefix("valid time: AS OF 2023-11-14") })
         #expect(try t.q("SELECT name FROM users WHERE city = 'Paris' AND age > 30") == scan)
+        let point = try LQL.run("EXPLAIN SELECT name FROM users WHERE _id = 'ada' AND age > 1", on: t.db).plan
+        #expect(point.first?.contains("point read of the key 'users/ada'") == true, "\(point)")
+        #expect(try t.q("SELECT name FROM users WHERE _id = 'ada' AND age > 1") == [try j(#"{"name":"Ada"}"#)])
+        #expect(try t.q("SELECT name FROM users WHERE _id = 'nobody'") == [])
     }
 }
