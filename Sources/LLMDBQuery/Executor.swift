@@ -342,7 +342,12 @@ struct Executor {
     }
 
     /// The index `find` would use for WHERE, and the candidate ids it gives.
-    func indexCandidates(_ sel: Select, _ c: Coordinates, alias: String?) throws -> (plan: String, ids: [String])? {
+    func indexCandidates(
+        _ sel: Select,
+        _ c: Coordinates,
+        alias: String?,
+        fetch: Bool = true
+    ) throws -> (plan: String, ids: [String])? {
         guard case .collection(let name) = sel.from.source, c.isPoint else { return nil }
         let coll = try db.collection(name)
         // `_id = 'x'`: one point read (an as-of seek on the key `collection/x`).
@@ -355,6 +360,7 @@ struct Executor {
             let filter = Filter.compare(path: FieldPath(p), op: .eq, value: try constant(valueExpr))
             let plan = try coll.explain(filter)
             guard plan.hasPrefix("index") else { continue }
+            guard fetch else { return (plan, []) }
             let r = try coll.find(filter, validAt: c.validAt, tx: c.tx)
             return (plan, r.documents.map(\.id))
         }
@@ -675,8 +681,8 @@ struct Executor {
             var out: [String] = []
             switch sel.from.source {
             case .collection(let name):
-                if let idx = try indexCandidates(sel, c, alias: sel.from.alias) {
-                    out.append("source: collection '\(name)' via \(idx.plan) (\(idx.ids.count) candidates)")
+                if let idx = try indexCandidates(sel, c, alias: sel.from.alias, fetch: false) {
+                    out.append("source: collection '\(name)' via \(idx.plan)")
                 } else {
                     out.append(
                         "source: collection '\(name)': key range ['\(name)/', '\(name)0') (full scan of the collection)"
