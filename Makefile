@@ -1,11 +1,13 @@
 # LLMDB benchmark targets.
 #   make baselines     build the C baselines into Benchmarks/baselines/bin/
-#   make bench         baselines + Swift llmdb-bench + driver, then bench-wasm and bench-docs (SCALE=0.01 make bench for a quick run)
+#   make bench         baselines + Swift llmdb-bench + driver, then bench-wasm, bench-docs and bench-lql (SCALE=0.01 make bench for a quick run)
 #   make bench-quick   same as bench with SCALE=0.02
 #   make bench-wasm    the WebAssembly benchmark of issue 3: Swift llmdb-wasm-bench + scripts/bench_wasm.py
 #                      (1,000,000 × SCALE records; wasmtime in a venv under .build/venv-wasmtime if it installs)
 #   make bench-docs    the documents benchmark of issue 4: Swift llmdb-doc-bench + sqlite_json + scripts/bench_docs.py
 #                      (100,000 × SCALE documents) into bench-out/docs.md
+#   make bench-lql     the LQL benchmark of issue 5: Swift llmdb-lql-bench + sqlite_lql + scripts/bench_lql.py
+#                      (100,000 × SCALE documents, at least 2,000) into bench-out/lql.md
 
 SCALE ?= 1
 CC ?= cc
@@ -20,9 +22,12 @@ WASM_ROUNDS ?= 3
 DOC_COUNT ?= $(shell python3 -c "print(max(1000, round(100000 * $(SCALE))))")
 DOC_ROUNDS ?= 5
 
-.PHONY: baselines bench bench-quick bench-wasm bench-docs baseline-deps baselines-clean
+LQL_DOCS ?= $(shell python3 -c "print(max(2000, round(100000 * $(SCALE))))")
+LQL_ROUNDS ?= 5
 
-baselines: $(BASELINE_BIN)/lmdb_raw $(BASELINE_BIN)/sqlite_bitemporal $(BASELINE_BIN)/sqlite_json
+.PHONY: baselines bench bench-quick bench-wasm bench-docs bench-lql baseline-deps baselines-clean
+
+baselines: $(BASELINE_BIN)/lmdb_raw $(BASELINE_BIN)/sqlite_bitemporal $(BASELINE_BIN)/sqlite_json $(BASELINE_BIN)/sqlite_lql
 
 baseline-deps:
 	@pkg-config --exists lmdb || { echo "pkg-config: lmdb not found; installing liblmdb-dev via apt-get"; \
@@ -42,11 +47,16 @@ $(BASELINE_BIN)/sqlite_json: $(BASELINE_DIR)/sqlite_json.c $(BASELINE_DIR)/commo
 	@mkdir -p $(BASELINE_BIN)
 	$(CC) $(BASELINE_CFLAGS) -o $@ $< $$(pkg-config --cflags --libs sqlite3) -lpthread -lm
 
+$(BASELINE_BIN)/sqlite_lql: $(BASELINE_DIR)/sqlite_lql.c $(BASELINE_DIR)/common.h | baseline-deps
+	@mkdir -p $(BASELINE_BIN)
+	$(CC) $(BASELINE_CFLAGS) -o $@ $< $$(pkg-config --cflags --libs sqlite3) -lpthread -lm
+
 bench: baselines
 	swift build -c release --package-path Benchmarks --product llmdb-bench
 	python3 scripts/bench.py --scale $(SCALE) --out bench-out/latest.md
 	$(MAKE) bench-wasm SCALE=$(SCALE)
 	$(MAKE) bench-docs SCALE=$(SCALE)
+	$(MAKE) bench-lql SCALE=$(SCALE)
 
 bench-wasm:
 	swift build -c release --package-path Benchmarks --product llmdb-wasm-bench
@@ -55,6 +65,10 @@ bench-wasm:
 bench-docs: $(BASELINE_BIN)/sqlite_json
 	swift build -c release --package-path Benchmarks --product llmdb-doc-bench
 	python3 scripts/bench_docs.py --no-build --docs $(DOC_COUNT) --rounds $(DOC_ROUNDS) --out bench-out/docs.md
+
+bench-lql: $(BASELINE_BIN)/sqlite_lql
+	swift build -c release --package-path Benchmarks --product llmdb-lql-bench
+	python3 scripts/bench_lql.py --no-build --docs $(LQL_DOCS) --rounds $(LQL_ROUNDS) --out bench-out/lql.md
 
 bench-quick:
 	$(MAKE) bench SCALE=0.02

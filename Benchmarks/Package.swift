@@ -1,6 +1,7 @@
 // swift-tools-version:6.2
 // The LLMDB benchmarks: a sibling package, built in release by `make bench` (llmdb-bench),
-// `make bench-wasm` (llmdb-wasm-bench) and `make bench-docs` (llmdb-doc-bench).
+// `make bench-wasm` (llmdb-wasm-bench), `make bench-docs` (llmdb-doc-bench) and `make bench-lql`
+// (llmdb-lql-bench).
 import Foundation
 import PackageDescription
 
@@ -34,6 +35,16 @@ let package = Package(
             dependencies: [
                 .product(name: "LLMDB", package: rootIdentity),
                 .product(name: "LLMDBDocuments", package: rootIdentity),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-Ounchecked"])]
+        ),
+        // The LQL benchmark of issue 5 (`make bench-lql`, scripts/bench_lql.py).
+        .executableTarget(
+            name: "llmdb-lql-bench",
+            dependencies: [
+                .product(name: "LLMDB", package: rootIdentity),
+                .product(name: "LLMDBDocuments", package: rootIdentity),
+                .product(name: "LLMDBQuery", package: rootIdentity),
             ],
             swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-Ounchecked"])]
         ),

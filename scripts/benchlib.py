@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark drivers (scripts/bench_wasm.py, scripts/bench_docs.py)."""
+"""Helpers shared by the benchmark drivers (scripts/bench_wasm.py, scripts/bench_docs.py, scripts/bench_lql.py)."""
 import datetime
 import json
 import os
