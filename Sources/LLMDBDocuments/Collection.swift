@@ -11,6 +11,15 @@ public struct Document: Sendable, Hashable {
     public let schemaVersion: Int?
     /// The schema version the stored document was written under (nil: schemaless).
     public let storedVersion: Int?
+
+    public init(id: String, body: JSONValue, validFrom: Instant, txID: TxID, schemaVersion: Int?, storedVersion: Int?) {
+        self.id = id
+        self.body = body
+        self.validFrom = validFrom
+        self.txID = txID
+        self.schemaVersion = schemaVersion
+        self.storedVersion = storedVersion
+    }
 }
 
 /// One page of a `find`.
@@ -99,6 +108,14 @@ public struct Collection: Sendable {
 
     /// Checks a body and returns its stored form (the schema version added when the
     /// collection has a schema).
+    /// Checks a body and returns the value to store for it: validated against the current
+    /// schema (every violation listed) and tagged with its version. For writers that build
+    /// their own transactions (the query executor).
+    public func storedValue(_ body: JSONValue) throws -> Value { try stored(body) }
+
+    /// The fact key of document `id`.
+    public func factKey(_ id: String) throws(LLMDBError) -> Key { try key(id) }
+
     func stored(_ body: JSONValue) throws -> Value {
         guard case .object(let members) = body else {
             throw LLMDBError(.invalidValue, "a document must be a JSON object")
@@ -182,6 +199,9 @@ public struct Collection: Sendable {
             try b.delete(k, validFrom: validFrom)
         }
     }
+
+    /// A new time-ordered document id (what `insert` uses without an id).
+    public static func generateID() -> String { newID() }
 
     static func newID() -> String {
         let t = UInt64(bitPattern: WallClock().now().microseconds)
@@ -528,7 +548,7 @@ extension Collection {
     /// Calls `body` with every document as of (`validAt`, `tx`), in id order, shown at
     /// `schemaVersion` (default: current), until it returns false: a streaming `find`
     /// without a filter, for query executors.
-    public func forEach(
+    public func eachDocument(
         validAt: Instant? = nil,
         tx: TxSelector = .latest,
         schemaVersion: Int? = nil,

@@ -55,6 +55,7 @@ public struct Select: Sendable, Hashable {
     public var offset: Expr?
 
     public static func == (a: Select, b: Select) -> Bool {
+        // (Hashable by hand: the ORDER BY tuples are not.)
         a.items == b.items && a.from == b.from && a.filter == b.filter && a.groupBy == b.groupBy && a.having == b.having
             && a.orderBy.map(\.0) == b.orderBy.map(\.0) && a.orderBy.map(\.1) == b.orderBy.map(\.1)
             && a.limit == b.limit
@@ -66,9 +67,32 @@ public struct Select: Sendable, Hashable {
     }
 }
 
+/// `FOR PORTION OF VALID_TIME FROM a TO b`: the write holds over `[a, b)` only.
+public struct Portion: Sendable, Hashable {
+    public var from: Expr
+    public var to: Expr
+}
+
+/// `path = value` in `UPDATE … SET`.
+public struct Assignment: Sendable, Hashable {
+    public var path: [String]
+    public var value: Expr
+}
+
 /// One LQL statement.
 public indirect enum Statement: Sendable, Hashable {
     case select(Select)
+    /// `INSERT INTO coll (a, b) VALUES (…), (…)` or `INSERT INTO coll RECORDS {…}, {…}`;
+    /// an `_id` column gives the id.
+    case insert(collection: String, columns: [String], rows: [[Expr]], portion: Portion?, position: SourcePosition)
+    /// `UPDATE coll [FOR PORTION OF VALID_TIME FROM a TO b] SET path = expr, … [WHERE …]`
+    case update(collection: String, portion: Portion?, set: [Assignment], filter: Expr?, position: SourcePosition)
+    /// `DELETE FROM coll [FOR PORTION OF VALID_TIME FROM a TO b] [WHERE …]`
+    case delete(collection: String, portion: Portion?, filter: Expr?, position: SourcePosition)
+    /// `ERASE FROM coll WHERE …` (`ERASE ALL FROM coll` to erase every document).
+    case erase(collection: String, filter: Expr?, all: Bool, position: SourcePosition)
+    /// `BEGIN; …; COMMIT`: the writes of the statements in one transaction.
+    case transaction([Statement])
     /// `HISTORY OF 'key' [IN PARTITION n] [FOR SYSTEM_TIME AS OF t | AS OF TRANSACTION n]`
     case history(key: Expr, partition: Expr?, systemTime: TemporalClause?)
     case explain(Statement)

@@ -87,6 +87,10 @@ struct Executor {
             return try history(keyExpr, partExpr, system)
         case .select(let sel):
             return try select(sel)
+        case .insert, .update, .delete, .erase:
+            return try write([s])
+        case .transaction(let list):
+            return try write(list)
         }
     }
 
@@ -208,7 +212,7 @@ struct Executor {
                 }
                 var failure: (any Error)? = nil
                 var me = self
-                try coll.forEach(validAt: c.validAt, tx: c.tx) { d in
+                try coll.eachDocument(validAt: c.validAt, tx: c.tx) { d in
                     do { try me.tick() } catch {
                         failure = error
                         return false
@@ -670,6 +674,10 @@ struct Executor {
     func explain(_ s: Statement) throws -> [String] {
         switch s {
         case .explain(let inner): return try explain(inner)
+        case .insert, .update, .delete, .erase, .transaction:
+            return [
+                "a write: the matching documents are read as of now (or, with FOR PORTION OF, every version overlapping it), then written in one transaction"
+            ]
         case .history(let k, _, let system):
             return [
                 "history of the key \(try constant(k).text): one cursor range over its entries",

@@ -11,7 +11,8 @@ public struct Parser {
     static let reserved: Set<String> = [
         "SELECT", "FROM", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "LIMIT", "OFFSET", "AS", "AND", "OR", "NOT", "IN",
         "LIKE", "IS", "NULL", "TRUE", "FALSE", "FOR", "VALID_TIME", "SYSTEM_TIME", "OF", "TO", "BETWEEN", "ALL",
-        "TRANSACTION", "ASC", "DESC", "EXPLAIN", "HISTORY", "PARTITION", "KV",
+        "TRANSACTION", "ASC", "DESC", "EXPLAIN", "HISTORY", "PARTITION", "KV", "INSERT", "INTO", "VALUES", "RECORDS",
+        "UPDATE", "SET", "DELETE", "ERASE", "BEGIN", "COMMIT", "PORTION",
     ]
 
     /// Parses one statement (a trailing `;` is allowed).
@@ -70,6 +71,80 @@ public struct Parser {
 
     mutating func statement() throws(QueryError) -> Statement {
         if accept("EXPLAIN") { return .explain(try statement()) }
+        if accept("BEGIN") {
+            var list: [Statement] = []
+            while true {
+                while acceptSymbol(";") {}
+                if accept("COMMIT") { break }
+                guard !peek.isKeyword("BEGIN") else { throw QueryError("transactions do not nest", at: peek.position) }
+                if case .end = peek.kind { throw expected("COMMIT") }
+                list.append(try statement())
+                if !acceptSymbol(";") && !peek.isKeyword("COMMIT") { throw expected("';' or COMMIT") }
+            }
+            return .transaction(list)
+        }
+        if peek.isKeyword("INSERT") {
+            let pos = peek.position
+            i += 1
+            try expect("INTO")
+            let coll = try name("a collection name")
+            let portion = try portionClause()
+            var columns: [String] = []
+            var rows: [[Expr]] = []
+            if accept("RECORDS") {
+                repeat { rows.append([try expression()]) } while acceptSymbol(",")
+            } else {
+                try expectSymbol("(")
+                repeat { columns.append(try dottedName()) } while acceptSymbol(",")
+                try expectSymbol(")")
+                try expect("VALUES")
+                repeat {
+                    let at = peek.position
+                    try expectSymbol("(")
+                    var row: [Expr] = []
+                    repeat { row.append(try expression()) } while acceptSymbol(",")
+                    try expectSymbol(")")
+                    guard row.count == columns.count else {
+                        throw QueryError("\(row.count) values for \(columns.count) columns", at: at)
+                    }
+                    rows.append(row)
+                } while acceptSymbol(",")
+            }
+            return .insert(collection: coll, columns: columns, rows: rows, portion: portion, position: pos)
+        }
+        if peek.isKeyword("UPDATE") {
+            let pos = peek.position
+            i += 1
+            let coll = try name("a collection name")
+            let portion = try portionClause()
+            try expect("SET")
+            var set: [Assignment] = []
+            repeat {
+                let path = try dottedName().split(separator: ".").map(String.init)
+                try expectSymbol("=")
+                set.append(Assignment(path: path, value: try expression()))
+            } while acceptSymbol(",")
+            let filter: Expr? = accept("WHERE") ? try expression() : nil
+            return .update(collection: coll, portion: portion, set: set, filter: filter, position: pos)
+        }
+        if peek.isKeyword("DELETE") {
+            let pos = peek.position
+            i += 1
+            try expect("FROM")
+            let coll = try name("a collection name")
+            let portion = try portionClause()
+            let filter: Expr? = accept("WHERE") ? try expression() : nil
+            return .delete(collection: coll, portion: portion, filter: filter, position: pos)
+        }
+        if peek.isKeyword("ERASE") {
+            let pos = peek.position
+            i += 1
+            let all = accept("ALL")
+            try expect("FROM")
+            let coll = try name("a collection name")
+            let filter: Expr? = accept("WHERE") ? try expression() : nil
+            return .erase(collection: coll, filter: filter, all: all, position: pos)
+        }
         if accept("HISTORY") {
             try expect("OF")
             let key = try expression()
@@ -92,7 +167,9 @@ public struct Parser {
             }
             return .history(key: key, partition: partition, systemTime: system)
         }
-        guard accept("SELECT") else { throw expected("SELECT, HISTORY OF or EXPLAIN") }
+        guard accept("SELECT") else {
+            throw expected("SELECT, INSERT, UPDATE, DELETE, ERASE, BEGIN, HISTORY OF or EXPLAIN")
+        }
         return .select(try select())
     }
 
@@ -143,6 +220,25 @@ public struct Parser {
         if accept("LIMIT") { s.limit = try expression() }
         if accept("OFFSET") { s.offset = try expression() }
         return s
+    }
+
+    /// `a.b.c` as one name.
+    mutating func dottedName() throws(QueryError) -> String {
+        var parts = [try name("a column name")]
+        while acceptSymbol(".") { parts.append(try name("a member name after '.'")) }
+        return parts.joined(separator: ".")
+    }
+
+    /// `FOR PORTION OF VALID_TIME FROM a TO b`, if present.
+    mutating func portionClause() throws(QueryError) -> Portion? {
+        guard peek.isKeyword("FOR"), i + 1 < tokens.count, tokens[i + 1].isKeyword("PORTION") else { return nil }
+        i += 2
+        try expect("OF")
+        try expect("VALID_TIME")
+        try expect("FROM")
+        let a = try additive()
+        try expect("TO")
+        return Portion(from: a, to: try additive())
     }
 
     mutating func tableRef() throws(QueryError) -> TableRef {

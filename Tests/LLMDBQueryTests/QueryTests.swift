@@ -22,6 +22,7 @@ final class QDB: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
+    @discardableResult
     func q(_ text: String, _ params: [String: JSONValue] = [:]) throws -> [JSONValue] {
         try LQL.run(text, on: db, parameters: params).rows
     }
@@ -34,7 +35,10 @@ struct SyntaxTests {
     @Test(
         "syntax errors carry line, column and what was expected",
         arguments: [
-            ("SELEC name FROM users", "line 1, column 1: expected SELECT, HISTORY OF or EXPLAIN"),
+            (
+                "SELEC name FROM users",
+                "line 1, column 1: expected SELECT, INSERT, UPDATE, DELETE, ERASE, BEGIN, HISTORY OF or EXPLAIN"
+            ),
             ("SELECT name users", "line 1, column 18: expected FROM, found the end of the query"),
             ("SELECT name FROM", "line 1, column 17: expected a collection name, or kv"),
             ("SELECT name FROM users WHERE", "line 1, column 29: expected a value, a column"),
