@@ -36,7 +36,15 @@ struct Query: ParsableCommand {
         var limits = QueryLimits()
         limits.maxScannedRows = maxRows
         limits.timeoutMicroseconds = Int64(timeoutMs) * 1000
-        let database = try db.open(readOnly: true)
+        // Reads open the file read-only; writes (INSERT, UPDATE, DELETE, ERASE, BEGIN) writable.
+        var readOnly = true
+        if case .success(let statement) = Result(catching: { () throws(QueryError) in try Parser.parse(text) }) {
+            switch statement {
+            case .select, .history, .explain: readOnly = true
+            default: readOnly = false
+            }
+        }
+        let database = try db.open(readOnly: readOnly, create: !readOnly)
         let r = try LQL.run(text, on: database, parameters: parameters, limits: limits)
         if db.json {
             printJSON(object([("columns", .array(r.columns.map { .string($0) })), ("rows", .array(r.rows))]))

@@ -133,6 +133,14 @@ import Glibc
         )
         let bad = try llmdb(["query", "SELECT name FROM users WHERE"] + db)
         #expect(bad.status == 1 && bad.stderr.contains("line 1, column 29: expected a value"), "\(bad.stderr)")
+        let ins = try llmdb(
+            ["query", "INSERT INTO users (_id, name) VALUES ('cy', :n)", "--param", "n=Cy", "--json"] + db
+        )
+        #expect(ins.status == 0, "\(ins.stderr)")
+        #expect(
+            (ins.json as? [String: Any]).flatMap { ($0["rows"] as? [[String: Any]])?.first?["affected"] as? Int } == 1
+        )
+        #expect(try llmdb(["doc", "get", "users", "cy"] + db).stdout == #"{"name":"Cy"}"# + "\n")
         let param = try llmdb(["query", "SELECT name FROM users", "--param", "novalue"] + db)
         #expect(param.status == 1 && param.stderr.contains("--param takes NAME=VALUE"))
     }
