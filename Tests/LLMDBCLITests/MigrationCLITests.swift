@@ -145,3 +145,32 @@ import Glibc
         #expect(param.status == 1 && param.stderr.contains("--param takes NAME=VALUE"))
     }
 }
+
+/// `llmdb repl` with a script on standard input.
+@Suite struct ReplCLITests {
+    @Test("the REPL runs multi-line statements, dot-commands and reports errors without stopping")
+    func repl() throws {
+        let d = TempDir()
+        let script = """
+            INSERT INTO users (_id, name, age)
+              VALUES ('ada', 'Ada', 36);
+            .timing off
+            SELECT name, age
+              FROM users;
+            SELECT nope FROM;
+            .history
+            .schema
+            .bogus
+            SELECT COUNT(*) AS n FROM users;
+            """
+        let r = try llmdb(["repl", "--db", d.db], stdin: script)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("name  age\n----  ---\nAda   36 \n(1 row)"), "\(r.stdout)")
+        #expect(r.stdout.contains("timing off"))
+        #expect(r.stdout.contains("2  SELECT name, age   FROM users;"))
+        #expect(r.stdout.contains("no collection has a schema"))
+        #expect(r.stdout.hasSuffix("n\n-\n1\n(1 row)\n"), "\(r.stdout)")
+        #expect(r.stderr.contains("line 1, column 17: expected a collection name, or kv, found ;"))
+        #expect(r.stderr.contains("unknown command .bogus"))
+    }
+}
