@@ -72,7 +72,7 @@ let package = Package(
 
         .target(
             name: "LLMDBQuery",
-            dependencies: ["LLMDB", "LLMDBDocuments"],
+            dependencies: ["LLMDB", "LLMDBDocuments", "LLMDBWasm"],
             swiftSettings: strictSettings
         ),
 
@@ -119,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LLMDBQueryTests",
-            dependencies: ["LLMDBQuery", "LLMDBDocuments", "LLMDB"],
+            dependencies: ["LLMDBQuery", "LLMDBDocuments", "LLMDB", "LLMDBWasm"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -12,6 +12,8 @@ public indirect enum Expr: Sendable, Hashable {
     case like(Expr, Expr, negated: Bool)
     case isNull(Expr, negated: Bool)
     case call(String, [Expr], SourcePosition)  // functions and aggregates; COUNT(*) has no arguments
+    /// `EMBEDDED WASM module()`: the `reduce_pages` module folded over the whole source.
+    case wasmAggregate(String, SourcePosition)
     case star
 }
 
@@ -29,6 +31,9 @@ public enum TableSource: Sendable, Hashable {
     case collection(String)
     /// Raw facts: `kv` (all of partition 0) or `kv('prefix')`.
     case kv(prefix: Expr?)
+    /// `EMBEDDED WASM module(kv('prefix'))` or `EMBEDDED WASM module(collection)`: the records
+    /// a `map_pages` module outputs for the pages of that scan.
+    indirect case wasm(module: String, over: TableSource)
 }
 
 public struct TableRef: Sendable, Hashable {

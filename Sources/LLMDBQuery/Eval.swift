@@ -163,6 +163,11 @@ struct Eval {
         case .isNull(let a, let negated):
             let isNull = try value(a).isNull
             return .bool(negated ? !isNull : isNull)
+        case .wasmAggregate(let module, let pos):
+            guard let v = ex.wasmResults[module] else {
+                throw QueryError("EMBEDDED WASM \(module)() was not computed", at: pos)
+            }
+            return v
         case .call(let f, let args, let pos):
             if Executor.aggregates.contains(f) { return try aggregate(f, args, pos) }
             return try function(f, args.map { try value($0) }, pos)

@@ -1,5 +1,6 @@
 public import LLMDB
 import LLMDBDocuments
+import LLMDBWasm
 
 #if canImport(Glibc)
 import Glibc
@@ -59,6 +60,8 @@ struct Executor {
     let parameters: [String: JSONValue]
     let limits: QueryLimits
     var scanned = 0
+    /// The results of `EMBEDDED WASM module()` aggregates, by module.
+    var wasmResults: [String: JSONValue] = [:]
     let started = monotonicMicros()
 
     init(db: Database, parameters: [String: JSONValue], limits: QueryLimits) {
@@ -176,6 +179,23 @@ struct Executor {
         }
     }
 
+    /// The key prefix a source scans: `kv('p')` → p; a collection → `name/`.
+    func sourcePrefix(_ source: TableSource, _ pos: SourcePosition) throws -> Key {
+        switch source {
+        case .collection(let name):
+            guard try db.collection(name).exists() else { throw QueryError("unknown collection '\(name)'", at: pos) }
+            return Key(name + "/")
+        case .kv(let p):
+            guard let p else { return Key([UInt8](), partition: 0) }
+            guard case .string(let s) = try constant(p) else {
+                throw QueryError("kv('…') takes a key prefix string", at: pos)
+            }
+            return Key(s)
+        case .wasm:
+            throw QueryError("EMBEDDED WASM cannot be nested", at: pos)
+        }
+    }
+
     func kvPrefix(_ ref: TableRef) throws -> Key {
         guard case .kv(let p) = ref.source else { return Key("") }
         guard let p else { return Key([UInt8](), partition: 0) }
@@ -237,6 +257,26 @@ struct Executor {
                     )
                 }
             }
+        case .wasm(let module, let over):
+            guard c.isPoint else {
+                throw QueryError(
+                    "EMBEDDED WASM reads one point in time: use AS OF clauses, not windows",
+                    at: ref.position
+                )
+            }
+            let prefix = try sourcePrefix(over, ref.position)
+            var failure: (any Error)? = nil
+            var me = self
+            try db.scan(prefix: prefix, map: module, validAt: c.validAt, tx: c.tx) { (m: MappedRow) -> Bool in
+                do { try me.tick() } catch {
+                    failure = error
+                    return false
+                }
+                guard let value = try? m.value()?.jsonTree() else { return true }
+                return try body(Row(key: m.keyValue(), body: value, validFrom: m.validFrom, txID: m.txID))
+            }
+            scanned = me.scanned
+            if let failure { throw failure }
         case .kv:
             let prefix = try kvPrefix(ref)
             if c.isPoint {
@@ -376,8 +416,49 @@ struct Executor {
         return String(path.dropFirst(alias.count + 1))
     }
 
+    static func containsWasmAggregate(_ e: Expr) -> Bool {
+        switch e {
+        case .wasmAggregate: return true
+        case .call(_, let args, _): return args.contains(where: containsWasmAggregate)
+        case .unary(_, let a): return containsWasmAggregate(a)
+        case .binary(_, let a, let b): return containsWasmAggregate(a) || containsWasmAggregate(b)
+        default: return false
+        }
+    }
+
+    /// Runs each `EMBEDDED WASM module()` aggregate of the select list over its source.
+    mutating func computeWasmAggregates(_ sel: Select, _ c: Coordinates) throws {
+        func modules(_ e: Expr) -> [String] {
+            switch e {
+            case .wasmAggregate(let m, _): return [m]
+            case .call(_, let args, _): return args.flatMap(modules)
+            case .unary(_, let a): return modules(a)
+            case .binary(_, let a, let b): return modules(a) + modules(b)
+            default: return []
+            }
+        }
+        let names = Set(sel.items.flatMap { modules($0.expr) })
+        guard !names.isEmpty else { return }
+        guard c.isPoint else { throw QueryError("EMBEDDED WASM aggregates read one point in time, not windows") }
+        let prefix = try sourcePrefix(sel.from.source, sel.from.position)
+        for name in names {
+            let r = try db.reduce(prefix: prefix, module: name, validAt: c.validAt, tx: c.tx)
+            scanned += r.records
+            if let out = r.result {
+                wasmResults[name] = (try? JSONValue(parsing: out)) ?? .string(String(decoding: out, as: UTF8.self))
+            } else {
+                wasmResults[name] = .string(
+                    r.accumulator.map {
+                        String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16)
+                    }.joined()
+                )
+            }
+        }
+    }
+
     static func containsAggregate(_ e: Expr) -> Bool {
         switch e {
+        case .wasmAggregate: return true
         case .call(let f, let args, _): return aggregates.contains(f) || args.contains(where: containsAggregate)
         case .unary(_, let a): return containsAggregate(a)
         case .binary(_, let a, let b): return containsAggregate(a) || containsAggregate(b)
@@ -419,6 +500,20 @@ struct Executor {
             }
         }
         for item in sel.items { try walk(item.expr, inAggregate: false) }
+        if sel.items.contains(where: { Self.containsWasmAggregate($0.expr) }) {
+            if sel.filter != nil || !sel.groupBy.isEmpty {
+                throw QueryError(
+                    "EMBEDDED WASM aggregates fold the whole source: they take no WHERE or GROUP BY",
+                    at: sel.from.position
+                )
+            }
+            if case .wasm = sel.from.source {
+                throw QueryError(
+                    "an EMBEDDED WASM aggregate reads a kv or collection source, not a map",
+                    at: sel.from.position
+                )
+            }
+        }
         if let f = sel.filter {
             if Self.containsAggregate(f) { throw QueryError("aggregates are not allowed in WHERE (use HAVING)") }
             try walk(f, inAggregate: false)
@@ -473,6 +568,7 @@ struct Executor {
         switch e {
         case .column(let p, _): p.joined(separator: ".")
         case .call(let f, let args, _): "\(f)(\(args.isEmpty ? "*" : args.map(text).joined(separator: ", ")))"
+        case .wasmAggregate(let m, _): "EMBEDDED WASM \(m)()"
         case .literal(let v): v.text
         case .parameter(let p, _): Int(p) != nil ? "$\(p)" : ":\(p)"
         case .unary(let op, let a): "\(op == "NOT" ? "NOT " : op)\(text(a))"
@@ -484,6 +580,7 @@ struct Executor {
     mutating func select(_ sel: Select) throws -> QueryResult {
         try check(sel)
         let c = try coordinates(sel.from)
+        try computeWasmAggregates(sel, c)
         let limit = try count(sel.limit, "LIMIT")
         let offset = try count(sel.offset, "OFFSET") ?? 0
         let grouped =
@@ -696,6 +793,11 @@ struct Executor {
                         "source: collection '\(name)': key range ['\(name)/', '\(name)0') (full scan of the collection)"
                     )
                 }
+            case .wasm(let module, let over):
+                let p = try sourcePrefix(over, sel.from.position)
+                out.append(
+                    "source: the map_pages module '\(module)' over the key range of '\(p)' (partition \(p.partition)): one instance, a page of up to 4096 records per call"
+                )
             case .kv:
                 let p = try kvPrefix(sel.from)
                 out.append("source: facts of partition \(p.partition) with the key prefix '\(p)': one cursor range")

@@ -12,7 +12,7 @@ public struct Parser {
         "SELECT", "FROM", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "LIMIT", "OFFSET", "AS", "AND", "OR", "NOT", "IN",
         "LIKE", "IS", "NULL", "TRUE", "FALSE", "FOR", "VALID_TIME", "SYSTEM_TIME", "OF", "TO", "BETWEEN", "ALL",
         "TRANSACTION", "ASC", "DESC", "EXPLAIN", "HISTORY", "PARTITION", "KV", "INSERT", "INTO", "VALUES", "RECORDS",
-        "UPDATE", "SET", "DELETE", "ERASE", "BEGIN", "COMMIT", "PORTION",
+        "UPDATE", "SET", "DELETE", "ERASE", "BEGIN", "COMMIT", "PORTION", "EMBEDDED", "WASM",
     ]
 
     /// Parses one statement (a trailing `;` is allowed).
@@ -222,6 +222,24 @@ public struct Parser {
         return s
     }
 
+    /// A module name: letters, digits, '-', '_' and '.' (as registered), or "quoted".
+    mutating func moduleName() throws(QueryError) -> String {
+        var out = try name("a module name")
+        while true {
+            if case .symbol(let s) = peek.kind, s == "-" || s == "." {
+                i += 1
+                switch peek.kind {
+                case .identifier(let w): out += s + w
+                case .integer(let n): out += s + String(n)
+                default: throw expected("the rest of the module name")
+                }
+                i += 1
+            } else {
+                return out
+            }
+        }
+    }
+
     /// `a.b.c` as one name.
     mutating func dottedName() throws(QueryError) -> String {
         var parts = [try name("a column name")]
@@ -241,10 +259,29 @@ public struct Parser {
         return Portion(from: a, to: try additive())
     }
 
+    mutating func source() throws(QueryError) -> TableSource {
+        if accept("KV") {
+            if acceptSymbol("(") {
+                let p = try expression()
+                try expectSymbol(")")
+                return .kv(prefix: p)
+            }
+            return .kv(prefix: nil)
+        }
+        return .collection(try name("a collection name, or kv"))
+    }
+
     mutating func tableRef() throws(QueryError) -> TableRef {
         let pos = peek.position
         let source: TableSource
-        if accept("KV") {
+        if accept("EMBEDDED") {
+            try expect("WASM")
+            let module = try moduleName()
+            try expectSymbol("(")
+            let over = try self.source()
+            try expectSymbol(")")
+            source = .wasm(module: module, over: over)
+        } else if accept("KV") {
             if acceptSymbol("(") {
                 let p = try expression()
                 try expectSymbol(")")
@@ -421,6 +458,13 @@ public struct Parser {
         case .identifier(let s) where s.uppercased() == "NULL":
             i += 1
             return .literal(.null)
+        case .identifier(let s) where s.uppercased() == "EMBEDDED":
+            i += 1
+            try expect("WASM")
+            let module = try moduleName()
+            try expectSymbol("(")
+            try expectSymbol(")")
+            return .wasmAggregate(module, t.position)
         case .identifier(let s) where s.uppercased() == "TRUE" || s.uppercased() == "FALSE":
             i += 1
             return .literal(.bool(s.uppercased() == "TRUE"))
