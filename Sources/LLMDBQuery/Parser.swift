@@ -12,7 +12,7 @@ public struct Parser {
         "SELECT", "FROM", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "LIMIT", "OFFSET", "AS", "AND", "OR", "NOT", "IN",
         "LIKE", "IS", "NULL", "TRUE", "FALSE", "FOR", "VALID_TIME", "SYSTEM_TIME", "OF", "TO", "BETWEEN", "ALL",
         "TRANSACTION", "ASC", "DESC", "EXPLAIN", "HISTORY", "PARTITION", "KV", "INSERT", "INTO", "VALUES", "RECORDS",
-        "UPDATE", "SET", "DELETE", "ERASE", "BEGIN", "COMMIT", "PORTION", "EMBEDDED", "WASM",
+        "UPDATE", "SET", "DELETE", "ERASE", "BEGIN", "COMMIT", "PORTION", "EMBEDDED", "WASM", "SETTING", "DEFAULT",
     ]
 
     /// Parses one statement (a trailing `;` is allowed).
@@ -71,6 +71,27 @@ public struct Parser {
 
     mutating func statement() throws(QueryError) -> Statement {
         if accept("EXPLAIN") { return .explain(try statement()) }
+        if accept("SETTING") {
+            // Query-wide defaults: SETTING DEFAULT VALID_TIME … [, DEFAULT SYSTEM_TIME …] statement
+            var valid: TemporalClause? = nil
+            var system: TemporalClause? = nil
+            repeat {
+                try expect("DEFAULT")
+                if accept("VALID_TIME") {
+                    guard valid == nil else { throw QueryError("DEFAULT VALID_TIME is given twice", at: peek.position) }
+                    valid = try temporal(system: false)
+                } else if accept("SYSTEM_TIME") {
+                    guard system == nil else {
+                        throw QueryError("DEFAULT SYSTEM_TIME is given twice", at: peek.position)
+                    }
+                    system = try temporal(system: true)
+                } else {
+                    throw expected("VALID_TIME or SYSTEM_TIME after DEFAULT")
+                }
+            } while acceptSymbol(",")
+            let inner = try statement()
+            return Self.withDefaults(inner, valid: valid, system: system)
+        }
         if accept("BEGIN") {
             var list: [Statement] = []
             while true {
@@ -220,6 +241,22 @@ public struct Parser {
         if accept("LIMIT") { s.limit = try expression() }
         if accept("OFFSET") { s.offset = try expression() }
         return s
+    }
+
+    /// Applies query-wide temporal defaults to every table reference that has no clause of its own.
+    static func withDefaults(_ s: Statement, valid: TemporalClause?, system: TemporalClause?) -> Statement {
+        switch s {
+        case .select(var sel):
+            if sel.from.validTime == nil { sel.from.validTime = valid }
+            if sel.from.systemTime == nil { sel.from.systemTime = system }
+            return .select(sel)
+        case .explain(let inner):
+            return .explain(withDefaults(inner, valid: valid, system: system))
+        case .history(let k, let p, let sys):
+            return .history(key: k, partition: p, systemTime: sys ?? system)
+        default:
+            return s
+        }
     }
 
     /// A module name: letters, digits, '-', '_' and '.' (as registered), or "quoted".

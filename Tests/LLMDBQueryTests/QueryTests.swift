@@ -241,6 +241,21 @@ struct QueryTests {
         let cy = try t.q("SELECT age, _tx_id FROM users FOR SYSTEM_TIME ALL WHERE _id = 'cy' ORDER BY _tx_id")
         #expect(cy.map { $0["age"] } == [.int(41), .int(42)])
         #expect(try t.q("SELECT age FROM users WHERE _id = 'cy'") == [try j(#"{"age":42}"#)])
+        // Query-wide defaults apply where a table has no clause of its own.
+        #expect(
+            names(
+                try t.q(
+                    "SETTING DEFAULT SYSTEM_TIME AS OF TRANSACTION \(before) SELECT name FROM users WHERE city = 'Paris'"
+                )
+            ) == ["Ada", "Cy"]
+        )
+        #expect(
+            names(
+                try t.q(
+                    "SETTING DEFAULT VALID_TIME AS OF \(future.microseconds), DEFAULT SYSTEM_TIME AS OF TRANSACTION 1 SELECT name FROM users AS OF TRANSACTION \(before + 2) WHERE city = 'Paris'"
+                )
+            ) == ["Bob", "Cy"]
+        )
         // kv and HISTORY OF.
         #expect(try t.q("SELECT key FROM kv('users/') WHERE value.city = 'Paris'").count == 1)
         let h = try t.q("HISTORY OF 'users/ada'")
