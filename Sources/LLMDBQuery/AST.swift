@@ -49,9 +49,16 @@ public struct SelectItem: Sendable, Hashable {
     public var alias: String?
 }
 
+/// `[INNER] JOIN table ON condition`.
+public struct Join: Sendable, Hashable {
+    public var table: TableRef
+    public var on: Expr
+}
+
 public struct Select: Sendable, Hashable {
     public var items: [SelectItem]
     public var from: TableRef
+    public var join: Join? = nil
     public var filter: Expr?
     public var groupBy: [Expr]
     public var having: Expr?
@@ -61,7 +68,8 @@ public struct Select: Sendable, Hashable {
 
     public static func == (a: Select, b: Select) -> Bool {
         // (Hashable by hand: the ORDER BY tuples are not.)
-        a.items == b.items && a.from == b.from && a.filter == b.filter && a.groupBy == b.groupBy && a.having == b.having
+        a.items == b.items && a.from == b.from && a.join == b.join && a.filter == b.filter && a.groupBy == b.groupBy
+            && a.having == b.having
             && a.orderBy.map(\.0) == b.orderBy.map(\.0) && a.orderBy.map(\.1) == b.orderBy.map(\.1)
             && a.limit == b.limit
             && a.offset == b.offset

@@ -353,6 +353,117 @@ struct Executor {
 
     // MARK: SELECT
 
+    static func tableName(_ ref: TableRef) -> String {
+        if let a = ref.alias { return a }
+        switch ref.source {
+        case .collection(let n): return n
+        case .kv: return "kv"
+        case .wasm(let m, _): return m
+        }
+    }
+
+    /// A row as one side of a join: its document (or key and value) and its system columns.
+    static func side(_ r: Row) -> JSONValue {
+        var m: [JSONMember] = []
+        if let id = r.id { m.append(JSONMember("_id", .string(id))) }
+        if let k = r.key {
+            m.append(JSONMember("key", .string(k.description)))
+            m.append(JSONMember("value", r.body))
+        } else if case .object(let members) = r.body {
+            m += members
+        }
+        m.append(JSONMember("_valid_from", .string(r.validFrom.iso8601)))
+        if let t = r.validTo { m.append(JSONMember("_valid_to", .string(t.iso8601))) }
+        m.append(JSONMember("_tx_id", .int(Int64(r.txID))))
+        return .object(m)
+    }
+
+    /// The rows of the FROM clause: the table's, or for a join the pairs whose ON holds, each
+    /// as one object `{left alias: …, right alias: …}` (columns are then `alias.path`). An
+    /// equality between one column of each side is a hash join (the right side read once);
+    /// any other condition a nested loop.
+    mutating func sourceRows(
+        _ sel: Select,
+        _ c: Coordinates,
+        candidates: [String]?,
+        _ body: (Row) throws -> Bool
+    ) throws {
+        guard let join = sel.join else {
+            try forEachRow(sel.from, c, candidates: candidates, body)
+            return
+        }
+        let left = Self.tableName(sel.from)
+        let right = Self.tableName(join.table)
+        guard left != right else {
+            throw QueryError(
+                "both sides of the join are named '\(left)': give them different aliases",
+                at: join.table.position
+            )
+        }
+        var rightRows: [Row] = []
+        try forEachRow(join.table, try coordinates(join.table), candidates: nil) { r in
+            rightRows.append(r)
+            return true
+        }
+        func combine(_ l: Row, _ r: Row) -> Row {
+            Row(
+                body: .object([JSONMember(left, Self.side(l)), JSONMember(right, Self.side(r))]),
+                validFrom: l.validFrom,
+                txID: l.txID
+            )
+        }
+        // Hash join when ON is left.path = right.path (either order).
+        var hashed: [String: [Row]]? = nil
+        var leftPath: [String] = []
+        if case .binary("=", .column(let a, _), .column(let b, _)) = join.on, a.count > 1, b.count > 1 {
+            var lp: [String] = []
+            var rp: [String] = []
+            if a[0] == left && b[0] == right {
+                lp = a
+                rp = b
+            } else if b[0] == left && a[0] == right {
+                lp = b
+                rp = a
+            }
+            if !lp.isEmpty {
+                leftPath = lp
+                var table: [String: [Row]] = [:]
+                for r in rightRows {
+                    let v = Eval(ex: self, row: combine(r, r)).column([right] + Array(rp.dropFirst()))
+                    if v.isNull { continue }
+                    table[Self.hashKey(v), default: []].append(r)
+                }
+                hashed = table
+            }
+        }
+        let me = self
+        try forEachRow(sel.from, c, candidates: nil) { l in
+            if let hashed {
+                let v = Eval(ex: me, row: combine(l, l)).column([left] + Array(leftPath.dropFirst()))
+                if v.isNull { return true }
+                for r in hashed[Self.hashKey(v)] ?? [] {
+                    let row = combine(l, r)
+                    // Re-check with SQL equality (the hash key is only a bucket).
+                    guard try Eval(ex: me, row: row).truth(join.on) == true else { continue }
+                    if try !body(row) { return false }
+                }
+                return true
+            }
+            for r in rightRows {
+                let row = combine(l, r)
+                guard try Eval(ex: me, row: row).truth(join.on) == true else { continue }
+                if try !body(row) { return false }
+            }
+            return true
+        }
+    }
+
+    /// A bucket key for a join value: numbers by value (36 = 36.0), others by their JSON text.
+    static func hashKey(_ v: JSONValue) -> String {
+        if let d = Eval.number(v) { return "n" + String(d) }
+        return v.text
+    }
+
     /// Equality conditions on document paths in the top-level AND of WHERE: the index candidates.
     static func equalities(_ e: Expr?) -> [(String, Expr)] {
         guard let e else { return [] }
@@ -392,7 +503,7 @@ struct Executor {
         alias: String?,
         fetch: Bool = true
     ) throws -> (plan: String, ids: [String])? {
-        guard case .collection(let name) = sel.from.source, c.isPoint else { return nil }
+        guard case .collection(let name) = sel.from.source, c.isPoint, sel.join == nil else { return nil }
         let coll = try db.collection(name)
         // `_id = 'x'`: one point read (an as-of seek on the key `collection/x`).
         if let id = try Self.idEquality(sel.filter, alias).map({ try constant($0) }) {
@@ -527,7 +638,9 @@ struct Executor {
 
     /// With a schema that lists properties, a column outside them is an error.
     func checkFields(_ sel: Select) throws {
-        guard case .collection(let name) = sel.from.source, let schema = try? db.collection(name).schema() else {
+        guard sel.join == nil, case .collection(let name) = sel.from.source,
+            let schema = try? db.collection(name).schema()
+        else {
             return
         }
         guard case .object(let props)? = schema.schema.json["properties"] else { return }
@@ -587,7 +700,7 @@ struct Executor {
             !sel.groupBy.isEmpty || sel.items.contains { Self.containsAggregate($0.expr) }
             || (sel.having.map(Self.containsAggregate) ?? false)
         let candidates = try indexCandidates(sel, c, alias: sel.from.alias)?.ids
-        let alias = sel.from.alias
+        let alias = sel.join == nil ? sel.from.alias : nil
         var rows: [Row] = []
         var out: [JSONValue] = []
         var columns: [String] =
@@ -596,7 +709,7 @@ struct Executor {
         var skipped = 0
         let me = self
         let maxResult = limits.maxResultRows
-        try forEachRow(sel.from, c, candidates: candidates) { row in
+        try sourceRows(sel, c, candidates: candidates) { row in
             if let f = sel.filter, try Eval(ex: me, row: row, alias: alias).truth(f) != true { return true }
             if streaming {
                 if skipped < offset {
@@ -801,6 +914,13 @@ struct Executor {
             case .kv:
                 let p = try kvPrefix(sel.from)
                 out.append("source: facts of partition \(p.partition) with the key prefix '\(p)': one cursor range")
+            }
+            if let join = sel.join {
+                var hash = false
+                if case .binary("=", .column, .column) = join.on { hash = true }
+                out.append(
+                    "join: inner with \(Self.tableName(join.table)) on \(Self.text(join.on)): \(hash ? "a hash join (the right side read once)" : "a nested loop over the right side (read once)")"
+                )
             }
             out.append("valid time: \(try describe(sel.from.validTime, system: false))")
             out.append("system time: \(try describe(sel.from.systemTime, system: true))")

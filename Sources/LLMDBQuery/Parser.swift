@@ -13,6 +13,7 @@ public struct Parser {
         "LIKE", "IS", "NULL", "TRUE", "FALSE", "FOR", "VALID_TIME", "SYSTEM_TIME", "OF", "TO", "BETWEEN", "ALL",
         "TRANSACTION", "ASC", "DESC", "EXPLAIN", "HISTORY", "PARTITION", "KV", "INSERT", "INTO", "VALUES", "RECORDS",
         "UPDATE", "SET", "DELETE", "ERASE", "BEGIN", "COMMIT", "PORTION", "EMBEDDED", "WASM", "SETTING", "DEFAULT",
+        "JOIN", "INNER", "ON",
     ]
 
     /// Parses one statement (a trailing `;` is allowed).
@@ -223,6 +224,20 @@ public struct Parser {
             limit: nil,
             offset: nil
         )
+        if accept("INNER") {
+            try expect("JOIN")
+        } else if !peek.isKeyword("JOIN") {
+            return try rest(&s)
+        } else {
+            i += 1
+        }
+        let right = try tableRef()
+        try expect("ON")
+        s.join = Join(table: right, on: try expression())
+        return try rest(&s)
+    }
+
+    mutating func rest(_ s: inout Select) throws(QueryError) -> Select {
         if accept("WHERE") { s.filter = try expression() }
         if accept("GROUP") {
             try expect("BY")
