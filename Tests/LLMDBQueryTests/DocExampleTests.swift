@@ -45,6 +45,7 @@ struct DocExampleTests {
         try t.q(
             "INSERT INTO users (_id, name, age, city, status, address.city) VALUES ('ann', 'Ann', 36, 'Paris', 'here', 'Paris'), ('ben', 'Ben', 25, 'Rome', 'here', 'Rome')"
         )
+        try t.q("INSERT INTO orders (_id, user_id, total) VALUES ('o1', 'ann', 20), ('o2', 'ben', 12)")
         var ran = 0
         for e in try Self.examples() where e.contains(" users") && !e.contains("EMBEDDED") && !e.hasPrefix("HISTORY") {
             do {
