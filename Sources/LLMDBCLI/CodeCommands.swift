@@ -337,9 +337,7 @@ struct Reduce: ParsableCommand {
             validAt: v,
             tx: try asOf.selector()
         )
-        let hex = r.accumulator.map {
-            String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16)
-        }.joined()
+        let hex = r.accumulatorHex
         if db.json {
             var result: JSONValue = .null
             if let out = r.result {

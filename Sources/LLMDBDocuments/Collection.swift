@@ -381,14 +381,10 @@ public struct Collection: Sendable {
         tx: TxSelector = .latest,
         schemaVersion: Int? = nil
     ) throws -> Int {
-        let shown = try view(schemaVersion, tx: tx)
         var n = 0
-        try db.read(validAt: validAt, tx: tx) { s in
-            try s.scan(prefix: prefix) { row in
-                let d = try shown.show(try document(try row.key(), row.value))
-                if filter.matches(d.body) { n += 1 }
-                return true
-            }
+        try eachDocument(validAt: validAt, tx: tx, schemaVersion: schemaVersion) { d in
+            if filter.matches(d.body) { n += 1 }
+            return true
         }
         return n
     }

@@ -149,27 +149,10 @@ public indirect enum Filter: Sendable, Hashable {
     }
 
     static func values(_ doc: JSONValue, _ path: FieldPath) -> [JSONValue] {
-        var out: [JSONValue] = []
-        collect(doc, path.segments[...], &out)
+        var out = JSONIndexKey.values(doc, path: path.segments[...])
         // The array itself also counts (so {"tags": ["a","b"]} matches an equal array).
         if let whole = JSONPath.value(doc, path), case .array = whole { out.append(whole) }
         return out
-    }
-
-    /// The values at a path, arrays on the way and at the end traversed.
-    static func collect(_ doc: JSONValue, _ path: ArraySlice<String>, _ out: inout [JSONValue]) {
-        guard let first = path.first else {
-            if case .array(let items) = doc { out.append(contentsOf: items) } else { out.append(doc) }
-            return
-        }
-        switch doc {
-        case .object:
-            if let member = doc[first] { collect(member, path.dropFirst(), &out) }
-        case .array(let items):
-            for item in items { collect(item, path, &out) }
-        default:
-            break
-        }
     }
 
     /// An equality or `$in` condition on `path` that must hold for a match (used to pick an
@@ -199,6 +182,11 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible, Expressibl
     public init(stringLiteral value: String) { self.init(value) }
 
     public var description: String { text }
+}
+
+extension JSONValue {
+    /// Sets the value at a dotted path, creating objects on the way (replacing a non-object).
+    public mutating func set(_ path: FieldPath, to value: JSONValue) { JSONPath.set(&self, path, value) }
 }
 
 /// Paths into JSON documents.

@@ -62,7 +62,7 @@ struct Executor {
     var scanned = 0
     /// The results of `EMBEDDED WASM module()` aggregates, by module.
     var wasmResults: [String: JSONValue] = [:]
-    let started = monotonicMicros()
+    let started = monotonicMicroseconds()
 
     init(db: Database, parameters: [String: JSONValue], limits: QueryLimits) {
         self.db = db
@@ -174,7 +174,7 @@ struct Executor {
                 "the query read more than \(limits.maxScannedRows) rows (the limit; narrow it with WHERE or LIMIT, or raise the limit)"
             )
         }
-        if scanned & 1023 == 0, monotonicMicros() - started > limits.timeoutMicroseconds {
+        if scanned & 1023 == 0, monotonicMicroseconds() - started > limits.timeoutMicroseconds {
             throw QueryError("the query ran longer than \(limits.timeoutMicroseconds / 1000) ms (the limit)")
         }
     }
@@ -194,15 +194,6 @@ struct Executor {
         case .wasm:
             throw QueryError("EMBEDDED WASM cannot be nested", at: pos)
         }
-    }
-
-    func kvPrefix(_ ref: TableRef) throws -> Key {
-        guard case .kv(let p) = ref.source else { return Key("") }
-        guard let p else { return Key([UInt8](), partition: 0) }
-        guard case .string(let s) = try constant(p) else {
-            throw QueryError("kv('…') takes a key prefix string", at: ref.position)
-        }
-        return Key(s)
     }
 
     /// Calls `body` with each row of the table reference until it returns false.
@@ -278,18 +269,31 @@ struct Executor {
             scanned = me.scanned
             if let failure { throw failure }
         case .kv:
-            let prefix = try kvPrefix(ref)
+            let prefix = try sourcePrefix(ref.source, ref.position)
             if c.isPoint {
-                let facts = try db.read(validAt: c.validAt, tx: c.tx) { s in try s.scan(prefix: prefix) }
-                for f in facts {
-                    try tick()
-                    guard let v = f.value else { continue }
-                    if try !body(
-                        Row(key: f.key, body: try v.jsonTree(), validFrom: f.validFrom, txID: f.txID, txTime: f.txTime)
-                    ) {
-                        return
+                // Streams borrowed rows: LIMIT stops the scan; the transaction time is read only
+                // if `_tx_time` is asked for.
+                var failure: (any Error)? = nil
+                var me = self
+                try db.read(validAt: c.validAt, tx: c.tx) { s in
+                    try s.scan(prefix: prefix) { row in
+                        do { try me.tick() } catch {
+                            failure = error
+                            return false
+                        }
+                        let value = try row.value.value()
+                        return try body(
+                            Row(
+                                key: try row.key(),
+                                body: try value.jsonTree(),
+                                validFrom: row.value.validFrom,
+                                txID: row.value.txID
+                            )
+                        )
                     }
                 }
+                scanned = me.scanned
+                if let failure { throw failure }
             } else {
                 try versions(prefix: prefix, c) { key, f in
                     guard let v = f.value else { return true }
@@ -558,11 +562,7 @@ struct Executor {
             if let out = r.result {
                 wasmResults[name] = (try? JSONValue(parsing: out)) ?? .string(String(decoding: out, as: UTF8.self))
             } else {
-                wasmResults[name] = .string(
-                    r.accumulator.map {
-                        String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16)
-                    }.joined()
-                )
+                wasmResults[name] = .string(r.accumulatorHex)
             }
         }
     }
@@ -912,7 +912,7 @@ struct Executor {
                     "source: the map_pages module '\(module)' over the key range of '\(p)' (partition \(p.partition)): one instance, a page of up to 4096 records per call"
                 )
             case .kv:
-                let p = try kvPrefix(sel.from)
+                let p = try sourcePrefix(sel.from.source, sel.from.position)
                 out.append("source: facts of partition \(p.partition) with the key prefix '\(p)': one cursor range")
             }
             if let join = sel.join {
@@ -943,10 +943,4 @@ struct Executor {
             return out
         }
     }
-}
-
-func monotonicMicros() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
 }

@@ -131,7 +131,7 @@ extension Executor {
                             id = s
                             continue
                         }
-                        set(&body, column.split(separator: ".").map(String.init)[...], v)
+                        body.set(FieldPath(column), to: v)
                     }
                 }
                 let key = try coll.factKey(id ?? Collection.generateID())
@@ -149,7 +149,7 @@ extension Executor {
                 let row = Row(id: d.id, body: d.body, validFrom: d.validFrom, txID: d.txID)
                 for a in set {
                     let v = try Eval(ex: me, row: row).value(a.value)
-                    self.set(&body, a.path[...], v)
+                    body.set(FieldPath(a.path.joined(separator: ".")), to: v)
                 }
                 let key = try coll.factKey(d.id)
                 if range == nil { try batch.expect(key, .version(d.txID)) }
@@ -187,22 +187,5 @@ extension Executor {
         let coll = try db.collection(name)
         guard try coll.exists() else { throw QueryError("unknown collection '\(name)'") }
         return coll
-    }
-
-    func set(_ doc: inout JSONValue, _ path: ArraySlice<String>, _ value: JSONValue) {
-        guard let key = path.first else {
-            doc = value
-            return
-        }
-        var members: [JSONMember] = []
-        if case .object(let m) = doc { members = m }
-        if let i = members.lastIndex(where: { $0.key == key }) {
-            set(&members[i].value, path.dropFirst(), value)
-        } else {
-            var child: JSONValue = .object([])
-            set(&child, path.dropFirst(), value)
-            members.append(JSONMember(key, child))
-        }
-        doc = .object(members)
     }
 }

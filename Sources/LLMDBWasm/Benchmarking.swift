@@ -16,19 +16,19 @@ extension Database {
         let page = PageBuilder(kind: 1)
         let fname = compiled.meta.function
         let rounds = 200
-        let t0 = monotonicMicros()
+        let t0 = monotonicMicroseconds()
         for _ in 0..<rounds {
             let guest = try GuestInstance(compiled, runtime: wasm)
             let fn = try guest.function(fname)
             _ = try guest.call(fn, fname, input: page.finish()) { (r, _) throws(LLMDBError) in r }
         }
-        let instantiate = Double(monotonicMicros() - t0) / Double(rounds)
+        let instantiate = Double(monotonicMicroseconds() - t0) / Double(rounds)
         let guest = try GuestInstance(compiled, runtime: wasm)
         let fn = try guest.function(fname)
-        let t1 = monotonicMicros()
+        let t1 = monotonicMicroseconds()
         for _ in 0..<calls {
             _ = try guest.call(fn, fname, input: page.finish()) { (r, _) throws(LLMDBError) in r }
         }
-        return (Double(monotonicMicros() - t1) / Double(max(calls, 1)), instantiate)
+        return (Double(monotonicMicroseconds() - t1) / Double(max(calls, 1)), instantiate)
     }
 }

@@ -11,6 +11,9 @@ public struct ReduceResult: Sendable, Hashable {
     public let records: Int
     /// Calls made (one per page).
     public let pages: Int
+
+    /// The accumulator in lowercase hex (what `llmdb reduce` prints without a `reduce_finish`).
+    public var accumulatorHex: String { hexString(accumulator) }
 }
 
 /// Splits a scan row's encoded key into its partition and raw user-key bytes, borrowing

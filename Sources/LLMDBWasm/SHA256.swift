@@ -1,3 +1,5 @@
+import LLMDB
+
 /// SHA-256 (FIPS 180-4), for content-addressing modules. Small and dependency-free: the
 /// only digest LLMDB needs, so no crypto library is pulled in for it.
 enum SHA256 {
@@ -13,12 +15,7 @@ enum SHA256 {
     ]
 
     /// The digest of `bytes` as 64 lowercase hex digits.
-    static func hex(_ bytes: [UInt8]) -> String {
-        digest(bytes).map { b in
-            let s = String(b, radix: 16)
-            return b < 16 ? "0" + s : s
-        }.joined()
-    }
+    static func hex(_ bytes: [UInt8]) -> String { hexString(digest(bytes)) }
 
     static func digest(_ bytes: [UInt8]) -> [UInt8] {
         var h: [UInt32] = [

@@ -1,4 +1,5 @@
 import Foundation
+import LLMDB
 import Synchronization
 @_spi(Fuzzing) import WasmKit
 
@@ -47,7 +48,7 @@ final class Watchdog: @unchecked Sendable {
     init(deadline: Int64) { minimumDeadline = deadline }
 
     func arm(_ store: Store, microseconds: Int64) -> Ticket {
-        let ticket = Ticket(store: store, deadline: monotonicMicros() + microseconds)
+        let ticket = Ticket(store: store, deadline: monotonicMicroseconds() + microseconds)
         condition.lock()
         armed[ObjectIdentifier(ticket)] = ticket
         if !started {
@@ -70,7 +71,7 @@ final class Watchdog: @unchecked Sendable {
     private func run() {
         condition.lock()
         while true {
-            let now = monotonicMicros()
+            let now = monotonicMicroseconds()
             if armed.isEmpty {
                 if now - lastActive > Self.idleAfter {
                     sleeping = true
@@ -99,10 +100,4 @@ final class Watchdog: @unchecked Sendable {
             condition.lock()
         }
     }
-}
-
-func monotonicMicros() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
 }

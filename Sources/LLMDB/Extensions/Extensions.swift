@@ -35,7 +35,7 @@ public struct KeyScope: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        let p = String(validating: prefix, as: UTF8.self) ?? "0x" + prefix.map { String($0, radix: 16) }.joined()
+        let p = String(validating: prefix, as: UTF8.self) ?? "0x" + hexString(prefix)
         return "partition \(partition), prefix '\(p)'"
     }
 }
@@ -218,20 +218,25 @@ public enum JSONIndexKey {
         return out
     }
 
-    /// The values at `path` (dot-separated member names) in `doc`, arrays traversed.
-    public static func values(_ doc: JSONValue, path: [Substring]) -> [JSONValue] {
+    /// The values at `path` (member names) in `doc`, arrays on the way and at the end traversed.
+    public static func values(_ doc: JSONValue, path: ArraySlice<String>) -> [JSONValue] {
+        var out: [JSONValue] = []
+        collect(doc, path, &out)
+        return out
+    }
+
+    static func collect(_ doc: JSONValue, _ path: ArraySlice<String>, _ out: inout [JSONValue]) {
         guard let first = path.first else {
-            if case .array(let items) = doc { return items }
-            return [doc]
+            if case .array(let items) = doc { out.append(contentsOf: items) } else { out.append(doc) }
+            return
         }
         switch doc {
         case .object:
-            guard let member = doc[String(first)] else { return [] }
-            return values(member, path: Array(path.dropFirst()))
+            if let member = doc[first] { collect(member, path.dropFirst(), &out) }
         case .array(let items):
-            return items.flatMap { values($0, path: path) }
+            for item in items { collect(item, path, &out) }
         default:
-            return []
+            break
         }
     }
 
@@ -239,7 +244,7 @@ public enum JSONIndexKey {
     public static func keys(_ doc: JSONValue, path: String) -> [[UInt8]] {
         var seen = Set<[UInt8]>()
         var out: [[UInt8]] = []
-        for v in values(doc, path: path.split(separator: ".", omittingEmptySubsequences: false)) {
+        for v in values(doc, path: path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)[...]) {
             if let k = key(v), seen.insert(k).inserted { out.append(k) }
         }
         return out

@@ -37,7 +37,7 @@ public struct Key: Hashable, Sendable, Comparable, CustomStringConvertible, Expr
     /// The key as text when it is UTF-8, else as hex. For display only.
     public var description: String {
         if let s = String(validating: bytes, as: UTF8.self) { return s }
-        return "0x" + bytes.map { String($0, radix: 16).leftPadded(2) }.joined()
+        return "0x" + hexString(bytes)
     }
 
     /// Throws when the key is empty or too long to encode.
@@ -51,6 +51,11 @@ public struct Key: Hashable, Sendable, Comparable, CustomStringConvertible, Expr
             )
         }
     }
+}
+
+/// Lowercase hex, two digits per byte.
+package func hexString(_ bytes: some Sequence<UInt8>) -> String {
+    bytes.map { String($0, radix: 16).leftPadded(2) }.joined()
 }
 
 extension String {

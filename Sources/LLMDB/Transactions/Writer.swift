@@ -303,7 +303,8 @@ struct Tables: Sendable {
     let index: Table?
 }
 
-func monotonicMicroseconds() -> Int64 {
+/// The monotonic clock, in microseconds.
+package func monotonicMicroseconds() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
