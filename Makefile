@@ -39,15 +39,15 @@ $(BASELINE_BIN)/lmdb_raw: $(BASELINE_DIR)/lmdb_raw.c $(BASELINE_DIR)/common.h | 
 	@mkdir -p $(BASELINE_BIN)
 	$(CC) $(BASELINE_CFLAGS) -o $@ $< $$(pkg-config --cflags --libs lmdb) -lpthread -lm
 
-$(BASELINE_BIN)/sqlite_bitemporal: $(BASELINE_DIR)/sqlite_bitemporal.c $(BASELINE_DIR)/common.h | baseline-deps
+$(BASELINE_BIN)/sqlite_bitemporal: $(BASELINE_DIR)/sqlite_bitemporal.c $(BASELINE_DIR)/common.h $(BASELINE_DIR)/sqlite_common.h | baseline-deps
 	@mkdir -p $(BASELINE_BIN)
 	$(CC) $(BASELINE_CFLAGS) -o $@ $< $$(pkg-config --cflags --libs sqlite3) -lpthread -lm
 
-$(BASELINE_BIN)/sqlite_json: $(BASELINE_DIR)/sqlite_json.c $(BASELINE_DIR)/common.h | baseline-deps
+$(BASELINE_BIN)/sqlite_json: $(BASELINE_DIR)/sqlite_json.c $(BASELINE_DIR)/common.h $(BASELINE_DIR)/sqlite_common.h | baseline-deps
 	@mkdir -p $(BASELINE_BIN)
 	$(CC) $(BASELINE_CFLAGS) -o $@ $< $$(pkg-config --cflags --libs sqlite3) -lpthread -lm
 
-$(BASELINE_BIN)/sqlite_lql: $(BASELINE_DIR)/sqlite_lql.c $(BASELINE_DIR)/common.h | baseline-deps
+$(BASELINE_BIN)/sqlite_lql: $(BASELINE_DIR)/sqlite_lql.c $(BASELINE_DIR)/common.h $(BASELINE_DIR)/sqlite_common.h | baseline-deps
 	@mkdir -p $(BASELINE_BIN)
 	$(CC) $(BASELINE_CFLAGS) -o $@ $< $$(pkg-config --cflags --libs sqlite3) -lpthread -lm
 

@@ -15,6 +15,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [.package(path: "..")],
     targets: [
+        // Helpers the newer benchmark programs share (clock, medians, the document data set).
+        .target(name: "BenchSupport", swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(
             name: "llmdb-bench",
             dependencies: [.product(name: "LLMDB", package: rootIdentity)],
@@ -24,6 +26,7 @@ let package = Package(
         .executableTarget(
             name: "llmdb-wasm-bench",
             dependencies: [
+                "BenchSupport",
                 .product(name: "LLMDB", package: rootIdentity),
                 .product(name: "LLMDBWasm", package: rootIdentity),
             ],
@@ -33,6 +36,7 @@ let package = Package(
         .executableTarget(
             name: "llmdb-doc-bench",
             dependencies: [
+                "BenchSupport",
                 .product(name: "LLMDB", package: rootIdentity),
                 .product(name: "LLMDBDocuments", package: rootIdentity),
             ],
@@ -42,6 +46,7 @@ let package = Package(
         .executableTarget(
             name: "llmdb-lql-bench",
             dependencies: [
+                "BenchSupport",
                 .product(name: "LLMDB", package: rootIdentity),
                 .product(name: "LLMDBDocuments", package: rootIdentity),
                 .product(name: "LLMDBQuery", package: rootIdentity),

@@ -187,12 +187,7 @@ def main():
     report = build_report(args, llmdb, llmdb_err, sq, sq_err, info)
     if mismatch:
         report += f"\n**{mismatch}**\n"
-    print(report)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            f.write(report + "\n")
-        log(f"wrote {args.out}")
+    benchlib.write_report(report, args.out, log)
     if llmdb:
         log("llmdb-lql-bench: " + json.dumps(llmdb))
     if sq:

@@ -211,12 +211,7 @@ def main():
     cmd = " ".join(["python3", "scripts/bench_wasm.py"] + sys.argv[1:])
     info.append(f"- command: `{cmd}`")
     report = build_report(args, llmdb, llmdb_err, wt, wt_err, info)
-    print(report)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            f.write(report + "\n")
-        log(f"wrote {args.out}")
+    benchlib.write_report(report, args.out, log)
     if llmdb:
         log("llmdb-wasm-bench: " + json.dumps(llmdb))
     if wt:

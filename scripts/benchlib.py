@@ -74,3 +74,13 @@ def machine_info():
 
 def div(a, b):
     return None if a is None or b is None or not b else a / b
+
+
+def write_report(report, out, log):
+    """Prints the report, and writes it to `out` (creating its folder) when given."""
+    print(report)
+    if out:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        with open(out, "w") as f:
+            f.write(report + "\n")
+        log(f"wrote {out}")

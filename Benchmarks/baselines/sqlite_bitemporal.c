@@ -23,15 +23,14 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "sqlite_common.h"
+
 #ifndef CACHE_SIZE_PRAGMA
 #define CACHE_SIZE_PRAGMA "PRAGMA cache_size=-262144" /* KiB => 256 MiB */
 #endif
 
 static const char *g_dir;
 static char g_path[4096], g_wal_path[4200], g_shm_path[4200];
-
-#define CHECK(db, expr) do { int rc_ = (expr); if (rc_ != SQLITE_OK) \
-    DIE("%s:%d: %s: %s", __FILE__, __LINE__, #expr, sqlite3_errmsg(db)); } while (0)
 
 static const char *SQL_CREATE =
     "CREATE TABLE facts(key BLOB NOT NULL, valid_from INTEGER NOT NULL, tx_id INTEGER NOT NULL, "
@@ -76,17 +75,6 @@ typedef struct {
     sqlite3 *db;
     sqlite3_stmt *insert, *get, *scan, *begin, *begin_immediate, *commit;
 } conn_t;
-
-static sqlite3_stmt *prepare(sqlite3 *db, const char *sql) {
-    sqlite3_stmt *st;
-    CHECK(db, sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL));
-    return st;
-}
-
-static void exec(sqlite3 *db, const char *sql) {
-    char *err = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) DIE("%s: %s", sql, err ? err : "?");
-}
 
 static void step_done(sqlite3 *db, sqlite3_stmt *st) {
     int rc = sqlite3_step(st);

@@ -30,36 +30,14 @@
 
 #include <sqlite3.h>
 
+#include "sqlite_common.h"
+
 #ifndef CACHE_SIZE_PRAGMA
 #define CACHE_SIZE_PRAGMA "PRAGMA cache_size=-262144" /* KiB => 256 MiB */
 #endif
 
-#define CHECK(db, expr) do { int rc_ = (expr); if (rc_ != SQLITE_OK) \
-    DIE("%s:%d: %s: %s", __FILE__, __LINE__, #expr, sqlite3_errmsg(db)); } while (0)
-
 static const char *SQL_INDEXED = "SELECT id, body FROM docs WHERE json_extract(body,'$.city') = ?1";
 static const char *SQL_SCAN = "SELECT id, body FROM docs WHERE json_extract(body,'$.age') = ?1";
-
-static void exec(sqlite3 *db, const char *sql) {
-    char *err = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) DIE("%s: %s", sql, err ? err : "?");
-}
-
-static sqlite3_stmt *prepare(sqlite3 *db, const char *sql) {
-    sqlite3_stmt *st;
-    CHECK(db, sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL));
-    return st;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *xs, int n) {
-    qsort(xs, (size_t)n, sizeof *xs, cmp_double);
-    return n % 2 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
-}
 
 /* Runs the bound statement to the end, reading both columns: the rows and their bytes. */
 static int64_t run_query(sqlite3 *db, sqlite3_stmt *st, int64_t *bytes) {

@@ -42,12 +42,11 @@
 
 #include <sqlite3.h>
 
+#include "sqlite_common.h"
+
 #ifndef CACHE_SIZE_PRAGMA
 #define CACHE_SIZE_PRAGMA "PRAGMA cache_size=-262144" /* KiB => 256 MiB */
 #endif
-
-#define CHECK(db, expr) do { int rc_ = (expr); if (rc_ != SQLITE_OK) \
-    DIE("%s:%d: %s: %s", __FILE__, __LINE__, #expr, sqlite3_errmsg(db)); } while (0)
 
 #define ASOF "tx_from <= ?1 AND (tx_to IS NULL OR tx_to > ?1)"
 
@@ -60,32 +59,6 @@ typedef struct {
     double *ms;
     double *prep;
 } query_t;
-
-static void exec(sqlite3 *db, const char *sql) {
-    char *err = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) DIE("%s: %s", sql, err ? err : "?");
-}
-
-static sqlite3_stmt *prepare(sqlite3 *db, const char *sql) {
-    sqlite3_stmt *st;
-    CHECK(db, sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL));
-    return st;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *xs, int n) {
-    double *c = malloc((size_t)n * sizeof *c);
-    if (!c) DIE("out of memory");
-    memcpy(c, xs, (size_t)n * sizeof *c);
-    qsort(c, (size_t)n, sizeof *c, cmp_double);
-    double m = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
-    free(c);
-    return m;
-}
 
 /* Runs the bound statement to the end, reading every column as text: the rows. */
 static int64_t run_query(sqlite3 *db, sqlite3_stmt *st, int64_t *bytes) {

@@ -19,29 +19,12 @@
 //
 // The documents (the same in Benchmarks/baselines/sqlite_json.c): for i in 0..<N, id p%06d,
 // body {"name":"Name <i>","city":"City<i%50, 2 digits>","age":<i%90>,"score":<i*7%1000>}.
+import BenchSupport
 import Foundation
 import LLMDB
 import LLMDBDocuments
 
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
-func log(_ s: String) {
-    FileHandle.standardError.write("llmdb-doc-bench: \(s)\n".data(using: .utf8)!)
-}
-
-func fail(_ s: String) -> Never {
-    log("error: \(s)")
-    exit(1)
-}
-
-func median(_ xs: [Double]) -> Double {
-    let s = xs.sorted()
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-}
+benchName = "llmdb-doc-bench"
 
 // MARK: Arguments
 
@@ -77,23 +60,11 @@ guard !dir.isEmpty, docs > 0, rounds > 0, indexedReps > 0, scanReps > 0, overhea
 
 // MARK: Data
 
-let cities = (0..<50).map { String(format: "City%02d", $0) }
-func body(_ i: Int) -> String {
-    #"{"name":"Name \#(i)","city":"\#(cities[i % 50])","age":\#(i % 90),"score":\#(i * 7 % 1000)}"#
-}
 let indexedCity = "City07"
 let scanAge = 42
 let wantIndexed = (0..<docs).reduce(0) { $0 + ($1 % 50 == 7 ? 1 : 0) }
 let wantScan = (0..<docs).reduce(0) { $0 + ($1 % 90 == scanAge ? 1 : 0) }
 let proposal = #"{"schema":{"type":"object"},"steps":[{"rename":{"from":"name","to":"full_name"}}]}"#
-
-/// Runs `f` `reps` times; the mean seconds per call and the last result.
-func timed<R>(_ reps: Int, _ f: () throws -> R) rethrows -> (Double, R) {
-    var last: R? = nil
-    let t = now()
-    for _ in 0..<reps { last = try f() }
-    return ((now() - t) / Double(reps), last!)
-}
 
 do {
     try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -115,7 +86,7 @@ do {
             let end = min(docs, i + batch)
             try db.write { b in
                 for j in i..<end {
-                    try b.put(Key(name + "/" + String(format: "p%06d", j)), try Value.json(body(j)))
+                    try b.put(Key(name + "/" + documentID(j)), try Value.json(documentBody(j)))
                 }
             }
             i = end
@@ -323,11 +294,6 @@ do {
         )
     }
 
-    func ms(_ xs: [Double]) -> String { String(format: "%.4f", median(xs) * 1e3) }
-    func us(_ xs: [Double]) -> String { String(format: "%.2f", median(xs) * 1e6) }
-    func list(_ xs: [Double]) -> String {
-        "[" + xs.map { String(format: "%.4f", $0 * 1e3) }.joined(separator: ",") + "]"
-    }
     func q(_ s: String) -> String { JSONValue.string(s).text }
     let lazyRatio = median(lazyTimes) / median(currentTimes)
     print(
@@ -342,7 +308,7 @@ do {
             + #""raw_scan_ms":\#(ms(rawScan)),"raw_scan_parse_ms":\#(ms(rawParse)),"index_lookup_ms":\#(ms(lookupOnly)),"#
             + #""after_rewrite":{"indexed_find_ms":\#(ms(afterIndexed)),"empty_indexed_find_us":\#(us(afterNone)),"get_us":\#(us(afterGet)),"core_get_us":\#(us(afterCoreGet)),"plan":\#(q(afterPlan))},"#
             + #""index_build_s":\#(String(format: "%.3f", indexBuild)),"apply_migration_s":\#(String(format: "%.3f", applySeconds)),"rewrite_s":\#(String(format: "%.3f", rewriteSeconds)),"#
-            + #""ms":{"indexed":\#(list(indexedTimes)),"scan":\#(list(scanTimes)),"lazy":\#(list(lazyTimes)),"current":\#(list(currentTimes))}}"#
+            + #""ms":{"indexed":\#(msList(indexedTimes)),"scan":\#(msList(scanTimes)),"lazy":\#(msList(lazyTimes)),"current":\#(msList(currentTimes))}}"#
     )
     fflush(nil)
 } catch {

@@ -7,8 +7,7 @@
 // times `LQL.run` (parse + plan + run, every row of the result touched) `reps` times and
 // takes the mean per query; `reps` is fixed by an untimed warm-up so that a round lasts
 // about B ms (at least 1, at most 5,000). The same for the parse alone (`Parser.parse`) and
-// for parse + plan (`LQL.run("EXPLAIN " + query)`: EXPLAIN plans without running the query,
-// except that an index plan looks its candidates up to count them).
+// for parse + plan (`LQL.run("EXPLAIN " + query)`: EXPLAIN plans without running the query).
 //   point_asof    SELECT name, age FROM people AS OF TRANSACTION mid WHERE _id = 'p000123'
 //   point_asof_kv SELECT value.name, value.age FROM kv('people/p000123') AS OF TRANSACTION mid
 //   range_asof    SELECT value.name FROM kv('people/p001') AS OF TRANSACTION mid WHERE value.age > 50
@@ -21,30 +20,13 @@
 // The documents (the same in Benchmarks/baselines/sqlite_lql.c and llmdb-doc-bench): for i
 // in 0..<N, id p%06d, body {"name":"Name <i>","city":"City<i%50, 2 digits>","age":<i%90>,
 // "score":<i*7%1000>}.
+import BenchSupport
 import Foundation
 import LLMDB
 import LLMDBDocuments
 import LLMDBQuery
 
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
-func log(_ s: String) {
-    FileHandle.standardError.write("llmdb-lql-bench: \(s)\n".data(using: .utf8)!)
-}
-
-func fail(_ s: String) -> Never {
-    log("error: \(s)")
-    exit(1)
-}
-
-func median(_ xs: [Double]) -> Double {
-    let s = xs.sorted()
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-}
+benchName = "llmdb-lql-bench"
 
 // MARK: Arguments
 
@@ -75,33 +57,12 @@ guard !dir.isEmpty, docs >= 2000, docs <= 1_000_000, rounds > 0, budgetMs > 0 el
 
 // MARK: Data
 
-let cities = (0..<50).map { String(format: "City%02d", $0) }
-func body(_ i: Int, age: Int? = nil) -> String {
-    #"{"name":"Name \#(i)","city":"\#(cities[i % 50])","age":\#(age ?? i % 90),"score":\#(i * 7 % 1000)}"#
-}
 func updated(_ i: Int) -> Bool { i % 100 == 23 }
 
 struct Query {
     let name: String
     let text: String
     let want: Int
-}
-
-/// Mean seconds per call of `f` over `reps` calls, and the last result.
-func timed<R>(_ reps: Int, _ f: () throws -> R) rethrows -> (Double, R) {
-    var last: R? = nil
-    let t = now()
-    for _ in 0..<reps { last = try f() }
-    return ((now() - t) / Double(reps), last!)
-}
-
-/// Calls per round so that a round lasts about the budget, from one untimed warm-up call.
-func repsFor(_ budgetMs: Double, _ f: () throws -> Void) rethrows -> Int {
-    try f()
-    let t = now()
-    try f()
-    let one = max(now() - t, 1e-7)
-    return max(1, min(5000, Int(budgetMs / 1e3 / one)))
 }
 
 do {
@@ -122,7 +83,7 @@ do {
         let end = min(docs, i + 10_000)
         let c = try db.write { b in
             for j in i..<end {
-                try b.put(Key("people/" + String(format: "p%06d", j)), try Value.json(body(j)))
+                try b.put(Key("people/" + documentID(j)), try Value.json(documentBody(j)))
             }
         }
         mid = c.txID
@@ -130,7 +91,7 @@ do {
     }
     let upd = try db.write { b in
         for j in 0..<docs where updated(j) {
-            try b.put(Key("people/" + String(format: "p%06d", j)), try Value.json(body(j, age: j % 90 + 1)))
+            try b.put(Key("people/" + documentID(j)), try Value.json(documentBody(j, age: j % 90 + 1)))
         }
     }
     try db.collection("people").createIndex(on: "city")
@@ -216,17 +177,12 @@ do {
         log("round \(r)/\(rounds): " + line.joined(separator: ", "))
     }
 
-    func ms(_ xs: [Double]) -> String { String(format: "%.4f", median(xs) * 1e3) }
-    func us(_ xs: [Double]) -> String { String(format: "%.2f", median(xs) * 1e6) }
-    func list(_ xs: [Double]) -> String {
-        "[" + xs.map { String(format: "%.4f", $0 * 1e3) }.joined(separator: ",") + "]"
-    }
     func q(_ s: String) -> String { JSONValue.string(s).text }
     let entries = queries.map { x in
         let (nr, np, ne) = reps[x.name]!
         return #"\#(q(x.name)):{"text":\#(q(x.text)),"rows":\#(x.want),"ms":\#(ms(runT[x.name]!)),"#
             + #""parse_us":\#(us(parseT[x.name]!)),"parse_plan_us":\#(us(planT[x.name]!)),"#
-            + #""reps":[\#(nr),\#(np),\#(ne)],"plan":\#(q(plans[x.name]!)),"rounds_ms":\#(list(runT[x.name]!))}"#
+            + #""reps":[\#(nr),\#(np),\#(ne)],"plan":\#(q(plans[x.name]!)),"rounds_ms":\#(msList(runT[x.name]!))}"#
     }
     print(
         #"{"system":"llmdb","docs":\#(docs),"rounds":\#(rounds),"mid_tx":\#(mid),"#

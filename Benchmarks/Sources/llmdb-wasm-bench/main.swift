@@ -13,30 +13,11 @@
 //
 // The records are those of Benchmarks/wasmtime/bench_wasmtime.py: for i in 0..<N, key
 // rec:%08d, valid_from 1_700_000_000_000_000 + i, JSON {"amount":i%1000,"city":...}.
+import BenchSupport
 import Foundation
 import LLMDB
 import LLMDBWasm
 @_spi(Benchmark) import LLMDBWasm
-
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
-func log(_ s: String) {
-    FileHandle.standardError.write("llmdb-wasm-bench: \(s)\n".data(using: .utf8)!)
-}
-
-func fail(_ s: String) -> Never {
-    log("error: \(s)")
-    exit(1)
-}
-
-func median(_ xs: [Double]) -> Double {
-    let s = xs.sorted()
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-}
 
 // MARK: filter.c / sum.c in Swift (examples/wasm/json_field.h, byte for byte)
 
@@ -172,6 +153,8 @@ func median(_ xs: [Double]) -> Double {
 
 let amountName: [UInt8] = Array("amount".utf8)
 
+benchName = "llmdb-wasm-bench"
+
 // MARK: Arguments
 
 var dir = ""
@@ -221,7 +204,7 @@ func readFile(_ path: String) -> [UInt8] {
 
 // MARK: Main
 
-let cities = ["Paris", "Berlin", "Rome", "Oslo"]
+let wasmCities = ["Paris", "Berlin", "Rome", "Oslo"]
 let validFromBase: Int64 = 1_700_000_000_000_000
 let wantKept = (0..<records).reduce(0) { $0 + ($1 % 1000 >= 100 ? 1 : 0) }
 let wantSum = (0..<records).reduce(Int64(0)) { $0 + Int64($1 % 1000) }
@@ -246,7 +229,7 @@ do {
         try db.write { b in
             for j in i..<end {
                 let key = Key(String(format: "rec:%08d", j))
-                let text = #"{"amount":\#(j % 1000),"city":"\#(cities[j % 4])"}"#
+                let text = #"{"amount":\#(j % 1000),"city":"\#(wasmCities[j % 4])"}"#
                 try b.put(key, try Value.json(text), validFrom: Instant(microseconds: validFromBase + Int64(j)))
             }
         }
