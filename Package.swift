@@ -16,11 +16,20 @@ let package = Package(
         .library(name: "LLMDBWasm", targets: ["LLMDBWasm"]),
         .library(name: "LLMDBDocuments", targets: ["LLMDBDocuments"]),
         .library(name: "LLMDBQuery", targets: ["LLMDBQuery"]),
+        .library(name: "LLMDBMemory", targets: ["LLMDBMemory"]),
+        .library(name: "LLMDBServer", targets: ["LLMDBServer"]),
         .executable(name: "llmdb", targets: ["llmdb"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swiftwasm/WasmKit", exact: "0.4.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // MARK: - L0 physical storage: the C library
@@ -76,6 +85,36 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: - Agent memory: namespaces, metadata, recall (BM25), correct/forget/rollback
+
+        .target(
+            name: "LLMDBMemory",
+            dependencies: ["LLMDB"],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: - API: the server (REST on Hummingbird, MCP, auth, metrics)
+
+        .target(
+            name: "LLMDBServer",
+            dependencies: [
+                "LLMDB",
+                "LLMDBWasm",
+                "LLMDBDocuments",
+                "LLMDBQuery",
+                "LLMDBMemory",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: - API: the command-line interface (a library) and its thin executable
 
         .target(
@@ -85,7 +124,10 @@ let package = Package(
                 "LLMDBWasm",
                 "LLMDBDocuments",
                 "LLMDBQuery",
+                "LLMDBMemory",
+                "LLMDBServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -120,6 +162,19 @@ let package = Package(
         .testTarget(
             name: "LLMDBQueryTests",
             dependencies: ["LLMDBQuery", "LLMDBDocuments", "LLMDB", "LLMDBWasm"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LLMDBMemoryTests",
+            dependencies: ["LLMDBMemory", "LLMDB"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LLMDBServerTests",
+            dependencies: [
+                "LLMDBServer", "LLMDBMemory", "LLMDB",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

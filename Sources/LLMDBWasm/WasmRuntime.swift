@@ -195,15 +195,18 @@ final class GuestInstance {
         do {
             return try body()
         } catch let e as MemoryLimitExceeded {
+            WasmCounters.counter.add(1, ordering: .relaxed)
             throw LLMDBError(
                 .codeLimit,
                 "module '\(module)' function '\(function)' exceeded the memory limit: it asked for \(e.desired) bytes of linear memory; the limit is \(limits.memoryBytes) bytes"
             )
         } catch let e as GuestFailure {
+            WasmCounters.counter.add(1, ordering: .relaxed)
             throw LLMDBError(.codeFailed, "module '\(module)' function '\(function)' failed: \(e.message)")
         } catch let e as LLMDBError {
             throw e
         } catch {
+            WasmCounters.counter.add(1, ordering: .relaxed)
             let text = "\(error)"
             if ticket.expired.load(ordering: .acquiring) {
                 throw LLMDBError(
@@ -333,4 +336,11 @@ final class GuestInstance {
         }
         fatalError("unreachable")
     }
+}
+
+/// Process-wide counts of guest code outcomes, for metrics.
+public enum WasmCounters {
+    /// Calls that trapped, failed, or hit a limit (fuel, deadline, memory).
+    static let counter = Atomic<Int>(0)
+    public static var failures: Int { counter.load(ordering: .relaxed) }
 }

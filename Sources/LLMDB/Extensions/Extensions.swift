@@ -58,6 +58,9 @@ public struct ExtensionDefinition: Hashable, Sendable {
     /// For an index on a JSON path (built in, no module): the dotted path whose values are
     /// the index keys (see ``JSONIndexKey``). Module and function are empty then.
     public let jsonPath: String?
+    /// A built-in full-text (BM25) index: the index keys are the words of the value's
+    /// strings (all of them, or those under `jsonPath`), see ``TextAnalyzer``.
+    public let fullText: Bool
 
     public init(
         kind: Kind,
@@ -66,7 +69,8 @@ public struct ExtensionDefinition: Hashable, Sendable {
         moduleName: String,
         function: String,
         scope: KeyScope,
-        jsonPath: String? = nil
+        jsonPath: String? = nil,
+        fullText: Bool = false
     ) {
         self.kind = kind
         self.name = name
@@ -75,6 +79,7 @@ public struct ExtensionDefinition: Hashable, Sendable {
         self.function = function
         self.scope = scope
         self.jsonPath = jsonPath
+        self.fullText = fullText
     }
 
     /// The fact key of this definition.
@@ -91,6 +96,7 @@ public struct ExtensionDefinition: Hashable, Sendable {
             JSONMember("partition", .int(Int64(scope.partition))),
         ]
         if let jsonPath { members.append(JSONMember("json_path", .string(jsonPath))) }
+        if fullText { members.append(JSONMember("full_text", .bool(true))) }
         if case .string = prefix {
             members.append(JSONMember("prefix", prefix))
         } else {
@@ -117,6 +123,8 @@ public struct ExtensionDefinition: Hashable, Sendable {
         if case .string(let n)? = tree["module_name"] { moduleName = n }
         var jsonPath: String? = nil
         if case .string(let p)? = tree["json_path"] { jsonPath = p }
+        var fullText = false
+        if case .bool(true)? = tree["full_text"] { fullText = true }
         return ExtensionDefinition(
             kind: kind,
             name: name,
@@ -124,7 +132,8 @@ public struct ExtensionDefinition: Hashable, Sendable {
             moduleName: moduleName,
             function: function,
             scope: KeyScope(partition: PartitionID(partition), prefix: prefix),
-            jsonPath: jsonPath
+            jsonPath: jsonPath,
+            fullText: fullText
         )
     }
 }

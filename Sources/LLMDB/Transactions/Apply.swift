@@ -82,15 +82,16 @@ enum Apply {
                     for (i, index) in live.indexes.enumerated() where index.scope.contains(key) {
                         toIndex[i].removeAll { $0.key == key }
                         try IndexStore.remove(index.name, key: key, txn, table)
+                        if index.fullText { try TextStore.remove(index.name, key: key, txn, table) }
                     }
                 }
             }
         }
         for (i, index) in live.indexes.enumerated() where !toIndex[i].isEmpty && !redefined.contains(index.name) {
-            try updateIndex(index, toIndex[i], txn, tables, txTime: txTime, &work)
+            try updateIndex(index, toIndex[i], txn, tables, txID: txID, txTime: txTime, &work)
         }
         if !redefined.isEmpty {
-            try rebuildIndexes(redefined, txn, tables, txTime: txTime, &work)
+            try rebuildIndexes(redefined, txn, tables, txID: txID, txTime: txTime, &work)
         }
         let record = TransactionRecord(
             txID: txID,
@@ -162,11 +163,23 @@ enum Apply {
         _ entries: [IndexedEntry],
         _ txn: borrowing WriteTransaction,
         _ tables: Tables,
+        txID: TxID,
         txTime: Instant,
         _ work: inout CodeWork
     ) throws {
         guard let table = tables.index else {
             throw LLMDBError(.readOnly, "the index table is missing; open the database writable once to create it")
+        }
+        if index.fullText {
+            let documents = entries.map { e in
+                guard e.stored.first == ValueTag.json.rawValue,
+                    let doc = try? JSON.parse(Array(e.stored.dropFirst()))
+                else { return (terms: [[UInt8]](), counts: [Int](), length: 0) }
+                return TextAnalyzer.document(doc, path: index.jsonPath)
+            }
+            try IndexStore.write(index, entries: entries, keys: documents.map(\.terms), txn, table)
+            try TextStore.write(index, entries: entries, documents: documents, txID: txID, txn, table)
+            return
         }
         // Tombstones emit no keys but still replace an earlier record at the same entry key.
         let keys: [[[UInt8]]]
@@ -192,6 +205,7 @@ enum Apply {
         _ names: Set<String>,
         _ txn: borrowing WriteTransaction,
         _ tables: Tables,
+        txID: TxID,
         txTime: Instant,
         _ work: inout CodeWork
     ) throws {
@@ -201,13 +215,14 @@ enum Apply {
         let now = try LiveExtensions.load(txn, tables.facts, at: txTime)
         for name in names.sorted() {
             try IndexStore.remove(name, key: nil, txn, table)
+            try TextStore.remove(name, key: nil, txn, table)
             guard let index = now.indexes.first(where: { $0.name == name }) else { continue }
             let start = EntryKey.prefix(Key(index.scope.prefix, partition: index.scope.partition))
             let c = try txn.cursor(tables.facts)
             var page: [IndexedEntry] = []
             func flush() throws {
                 guard !page.isEmpty else { return }
-                try updateIndex(index, page, txn, tables, txTime: txTime, &work)
+                try updateIndex(index, page, txn, tables, txID: txID, txTime: txTime, &work)
                 page.removeAll(keepingCapacity: true)
             }
             var e = try start.withUnsafeBytes { try c.seek(atLeast: $0) }

@@ -1,0 +1,336 @@
+import Dispatch
+public import HTTPTypes
+public import Hummingbird
+import HummingbirdTLS
+public import LLMDB
+import LLMDBWasm
+public import Logging
+import NIOCore
+import NIOSSL
+public import Prometheus
+import Synchronization
+
+/// How `llmdb serve` listens and whom it lets in.
+public struct ServerOptions: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 7070
+    /// Require an API key on every request, even on loopback with no keys defined.
+    public var requireAuth = false
+    public var tlsCertificate: String? = nil
+    public var tlsKey: String? = nil
+    public var limits = RequestLimits()
+    public var version = "dev"
+    public init() {}
+
+    public var isLoopback: Bool { host == "127.0.0.1" || host == "localhost" || host == "::1" }
+}
+
+/// Process metrics in the Prometheus text format.
+final class ServerMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let requests = Mutex<[String: Counter]>([:])
+    let durations = Mutex<[String: DurationHistogram]>([:])
+    static let buckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(1000), .seconds(5),
+    ]
+
+    func record(route: String, method: String, status: Int, elapsed: Duration) {
+        let key = "\(method) \(route) \(status)"
+        let counter = requests.withLock { d in
+            if let c = d[key] { return c }
+            let c = registry.makeCounter(
+                name: "llmdb_http_requests_total",
+                labels: [("method", method), ("route", route), ("status", String(status))]
+            )
+            d[key] = c
+            return c
+        }
+        counter.increment()
+        let hkey = "\(method) \(route)"
+        let histogram = durations.withLock { d in
+            if let h = d[hkey] { return h }
+            let h = registry.makeDurationHistogram(
+                name: "llmdb_http_request_duration_seconds",
+                labels: [("method", method), ("route", route)],
+                buckets: Self.buckets
+            )
+            d[hkey] = h
+            return h
+        }
+        histogram.recordNanoseconds(
+            elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        )
+    }
+
+    /// The text exposition, with the database gauges read now.
+    func render(_ db: Database) -> String {
+        if let s = try? db.stats() {
+            let gauges: [(String, Double)] = [
+                ("llmdb_transactions_total", Double(s.lastTxID)),
+                ("llmdb_group_commits_total", Double(s.groupCommits)),
+                ("llmdb_group_commit_writes_total", Double(s.groupedWrites)),
+                (
+                    "llmdb_group_commit_batch_size_avg",
+                    s.groupCommits > 0 ? Double(s.groupedWrites) / Double(s.groupCommits) : 0
+                ),
+                ("llmdb_map_size_bytes", Double(s.mapSize)),
+                ("llmdb_file_size_bytes", Double(s.fileSize)),
+                ("llmdb_reader_slots_used", Double(s.readers)),
+                ("llmdb_reader_slots_max", Double(s.maxReaders)),
+                ("llmdb_entries", Double(s.entries)),
+            ]
+            for (name, value) in gauges { registry.makeGauge(name: name).set(value) }
+        }
+        registry.makeGauge(name: "llmdb_wasm_failures_total").set(Double(WasmCounters.failures))
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+}
+
+/// The REST (and MCP-over-HTTP) front of a ``Service``.
+public final class HTTPFront: Sendable {
+    public let service: Service
+    public let options: ServerOptions
+    let metrics = ServerMetrics()
+    let inFlight = Atomic<Int>(0)
+    let queue = DispatchQueue(label: "llmdb.requests", attributes: .concurrent)
+    let logger: Logger
+    public let mcp: MCPSessions?
+
+    public init(service: Service, options: ServerOptions, logger: Logger, mcp: MCPSessions?) {
+        self.service = service
+        self.options = options
+        self.logger = logger
+        self.mcp = mcp
+    }
+
+    /// Checks the start-up rules: a non-loopback address needs API keys.
+    public func checkStartup() throws {
+        if !options.isLoopback, try !APIKeys.any(service.db) {
+            throw APIError(
+                400,
+                "no_keys",
+                "refusing to listen on \(options.host) without API keys: anyone who can reach it could read and change the database. Create one with `llmdb key create --name NAME --role admin`, or listen on 127.0.0.1"
+            )
+        }
+        if (options.tlsCertificate == nil) != (options.tlsKey == nil) {
+            throw APIError(400, "invalid_argument", "TLS needs both --tls-cert and --tls-key")
+        }
+    }
+
+    /// The principal of a request: its key's, or local access when auth is off.
+    func principal(_ headers: HTTPFields) throws -> Principal {
+        var token: String? = nil
+        if let h = headers[.authorization] {
+            guard h.hasPrefix("Bearer ") else {
+                throw APIError(401, "unauthorized", "the Authorization header must be 'Bearer llmdb_…'")
+            }
+            token = String(h.dropFirst(7)).trimmingSpaces
+        } else if let name = HTTPField.Name("X-API-Key"), let h = headers[name] {
+            token = h.trimmingSpaces
+        }
+        if let token {
+            guard let p = try APIKeys.verify(service.db, token: token) else {
+                throw APIError(401, "unauthorized", "the API key is not valid (unknown, revoked or mistyped)")
+            }
+            return p
+        }
+        let keysExist = try APIKeys.any(service.db)
+        if options.requireAuth || !options.isLoopback || keysExist {
+            throw APIError(
+                401,
+                "unauthorized",
+                "an API key is required: send 'Authorization: Bearer llmdb_…' (create one with `llmdb key create`)"
+            )
+        }
+        return .local
+    }
+
+    static func json(_ status: Int, _ body: JSONValue) -> Response {
+        var text = body.text
+        text.append("\n")
+        return Response(
+            status: HTTPResponse.Status(code: status),
+            headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text))
+        )
+    }
+
+    /// Runs blocking database work off the event loops.
+    func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { c in
+            queue.async { c.resume(with: Result { try body() }) }
+        }
+    }
+
+    func handle(_ route: Route, _ request: Request, _ context: BasicRequestContext) async -> Response {
+        let start = ContinuousClock.now
+        let response: Response
+        if inFlight.wrappingAdd(1, ordering: .relaxed).newValue > options.limits.maxConcurrentRequests {
+            response = Self.json(
+                503,
+                APIError(
+                    503,
+                    "busy",
+                    "too many requests at once (the limit is \(options.limits.maxConcurrentRequests)); retry shortly"
+                ).body
+            )
+        } else {
+            do {
+                let principal = try principal(request.headers)
+                var json: JSONValue
+                if route.hasBody {
+                    let buffer: ByteBuffer
+                    do {
+                        buffer = try await request.body.collect(upTo: options.limits.maxBodyBytes)
+                    } catch {
+                        throw APIError(
+                            413,
+                            "too_large",
+                            "the request body is larger than \(options.limits.maxBodyBytes) bytes"
+                        )
+                    }
+                    let bytes = Array(buffer.readableBytesView)
+                    guard !bytes.isEmpty else { throw APIError.bad("the request needs a JSON body") }
+                    do { json = try JSONValue(parsing: bytes) } catch {
+                        throw APIError(400, "invalid_json", "the body is not valid JSON: \(error.message)")
+                    }
+                    guard case .object = json else { throw APIError.bad("the request body must be a JSON object") }
+                } else {
+                    var m: [JSONMember] = []
+                    var seen: Set<String> = []
+                    for (k, v) in request.uri.queryParameters {
+                        let key = String(k)
+                        guard seen.insert(key).inserted else {
+                            throw APIError.bad("the query parameter '\(key)' is repeated")
+                        }
+                        m.append(JSONMember(key, .string(String(v))))
+                    }
+                    json = .object(m)
+                }
+                guard case .object(var members) = json else {
+                    throw APIError.bad("the request body must be a JSON object")
+                }
+                for name in route.pathParameters {
+                    guard let v = context.parameters.get(name) else {
+                        throw APIError.bad("missing path parameter '\(name)'")
+                    }
+                    if members.contains(where: { $0.key == name }) {
+                        throw APIError.bad("'\(name)' is given in the path; do not repeat it in the body")
+                    }
+                    members.append(JSONMember(name, .string(String(v))))
+                }
+                let args = try Args(.object(members))
+                let service = self.service
+                let result = try await offload { try route.handler(service, args, principal) }
+                response = Self.json(200, result)
+            } catch {
+                let e = APIError(any: error)
+                if e.status >= 500 {
+                    logger.error("request failed", metadata: ["route": "\(route.path)", "error": "\(e.message)"])
+                }
+                response = Self.json(e.status, e.body)
+            }
+        }
+        inFlight.wrappingSubtract(1, ordering: .relaxed)
+        metrics.record(
+            route: route.path,
+            method: route.method.rawValue,
+            status: response.status.code,
+            elapsed: ContinuousClock.now - start
+        )
+        logger.debug(
+            "request",
+            metadata: [
+                "method": "\(route.method.rawValue)", "path": "\(request.uri.path)",
+                "status": "\(response.status.code)",
+            ]
+        )
+        return response
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        for route in Route.all {
+            let path = RouterPath(route.path)
+            let method: HTTPRequest.Method =
+                switch route.method {
+                case .get: .get
+                case .post: .post
+                case .put: .put
+                case .patch: .patch
+                case .delete: .delete
+                }
+            router.on(path, method: method) { request, context in await self.handle(route, request, context) }
+        }
+        let openapi = OpenAPI.document(version: options.version).text
+        router.get("/openapi.json") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: openapi))
+            )
+        }
+        router.get("/health") { _, _ in
+            do {
+                let service = self.service
+                return Self.json(200, try await self.offload { try service.health() })
+            } catch {
+                return Self.json(503, APIError(503, "unavailable", "the database does not answer: \(error)").body)
+            }
+        }
+        router.get("/metrics") { _, _ in
+            let service = self.service
+            let text = (try? await self.offload { self.metrics.render(service.db) }) ?? ""
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: text))
+            )
+        }
+        if let mcp {
+            let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+                await mcp.handle(request, front: self)
+            }
+            router.post("/mcp", use: handler)
+            router.get("/mcp", use: handler)
+            router.delete("/mcp", use: handler)
+        }
+        return router
+    }
+
+    /// The Hummingbird application, TLS included when configured.
+    public func application() throws -> some ApplicationProtocol {
+        let config = ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: "llmdb")
+        if let cert = options.tlsCertificate, let key = options.tlsKey {
+            let certificates = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
+            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: certificates, privateKey: .file(key))
+            return Application(
+                router: router(),
+                server: try .tls(.http1(), tlsConfiguration: tls),
+                configuration: config,
+                logger: logger
+            )
+        }
+        return Application(router: router(), server: .http1(), configuration: config, logger: logger)
+    }
+}
+
+extension HTTPFront {
+    /// Serves until SIGINT or SIGTERM, then stops accepting connections, lets requests in
+    /// flight finish, and closes the MCP sessions.
+    public func serve() async throws {
+        let app = try application()
+        try await app.runService()  // graceful on SIGTERM and SIGINT
+        await mcp?.closeAll()
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        String(self.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}

@@ -1,0 +1,364 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+public import LLMDB
+import Logging
+public import MCP
+import NIOCore
+
+/// The MCP tools: each is a service operation with the JSON schema of its REST route.
+public enum MCPTools {
+    struct Tool {
+        let name: String
+        let route: String
+        let description: String
+        let readOnly: Bool
+    }
+
+    static let tools: [Tool] = [
+        Tool(
+            name: "remember",
+            route: "remember",
+            description:
+                "Store a memory under a key 'agent:{kind}:{id}' (kinds: context, analysis, decision, knowledge, progress, preferences, errors) with content (any JSON; its text is searchable) and optional confidence (0–1), source, dependencies and expires_at. Or pass 'memories' (an array of such objects) to store many in one transaction. Each call adds a new version; history is kept.",
+            readOnly: false
+        ),
+        Tool(
+            name: "recall",
+            route: "recall",
+            description:
+                "Find memories by text (BM25 ranking over their content). Filter by namespace (a key prefix such as 'agent:knowledge:'), min_confidence or source; weight by recency or confidence; read as of a past valid time or transaction. Results are bounded by 'limit' (default 10) and by 'max_tokens' or 'max_bytes' so the answer fits your context; 'truncated' says when the budget cut it.",
+            readOnly: true
+        ),
+        Tool(
+            name: "correct",
+            route: "correct",
+            description:
+                "Correct a memory you got wrong: the fields you give replace the current version at the same valid time, in a new transaction, with 'reason' recorded as correction_reason. The wrong version stays readable as of earlier transactions.",
+            readOnly: false
+        ),
+        Tool(
+            name: "forget",
+            route: "forget",
+            description:
+                "Retract a memory from now (or valid_from): recall no longer returns it, its history stays. erase: true removes every version for good (privacy); use it only when asked.",
+            readOnly: false
+        ),
+        Tool(
+            name: "history",
+            route: "memoryHistory",
+            description:
+                "Every version of one memory key, corrections and retractions included, with valid and transaction times.",
+            readOnly: true
+        ),
+        Tool(
+            name: "knowledge_evolution",
+            route: "knowledgeEvolution",
+            description:
+                "How knowledge under a key or namespace prefix evolved: every version with the confidence change from the key's previous version.",
+            readOnly: true
+        ),
+        Tool(
+            name: "as_of",
+            route: "asOf",
+            description:
+                "What you knew at a past transaction 'tx' (or time 'tx_time'): the memories under 'prefix' (default 'agent:') as they were recorded then.",
+            readOnly: true
+        ),
+        Tool(
+            name: "rollback",
+            route: "rollback",
+            description:
+                "Roll the memories under 'prefix' back to what they were at transaction 'tx', as a new transaction (nothing is lost). With 'decision', also records agent:decision:{decision}:superseded with the reason.",
+            readOnly: false
+        ),
+        Tool(
+            name: "query",
+            route: "query",
+            description:
+                "Run an LQL query (SQL-like, with FOR SYSTEM_TIME AS OF and FOR VALID_TIME clauses; see docs/lql.md) with 'parameters'. Read-only unless your key has the write role.",
+            readOnly: true
+        ),
+        Tool(
+            name: "list_namespaces",
+            route: "listNamespaces",
+            description: "The memory kinds (agent:{kind}) and how many keys each holds now.",
+            readOnly: true
+        ),
+        Tool(
+            name: "describe_schema",
+            route: "describeSchema",
+            description:
+                "The JSON schema of a document collection (current version, or 'version'), with when it was set.",
+            readOnly: true
+        ),
+        Tool(
+            name: "dry_run_migration",
+            route: "dryRunMigration",
+            description:
+                "Try a migration proposal on a collection's documents without writing: how many change, which fail and why, with before/after samples.",
+            readOnly: true
+        ),
+    ]
+
+    static func route(_ id: String) -> Route { Route.all.first { $0.operationID == id }! }
+
+    /// The JSON schema of a tool's arguments: its route's fields and path parameters.
+    static func schema(_ route: Route) -> JSONValue {
+        var props: [JSONMember] = route.pathParameters.map { JSONMember($0, ["type": "string"]) }
+        var required: [JSONValue] = route.pathParameters.map { .string($0) }
+        for field in route.fields {
+            var s = field.type.schema
+            if !field.doc.isEmpty, case .object(var m) = s {
+                m.removeAll { $0.key == "description" }
+                m.append(JSONMember("description", .string(field.doc)))
+                s = .object(m)
+            }
+            props.append(JSONMember(field.name, s))
+            if field.required { required.append(.string(field.name)) }
+        }
+        return .object([
+            JSONMember("type", "object"),
+            JSONMember("properties", .object(props)),
+            JSONMember("required", .array(required)),
+            JSONMember("additionalProperties", false),
+        ])
+    }
+
+    static func value(_ json: JSONValue) -> MCP.Value {
+        (try? JSONDecoder().decode(MCP.Value.self, from: Data(json.text.utf8))) ?? .null
+    }
+
+    static func json(_ value: MCP.Value) throws -> JSONValue {
+        try JSONValue(parsing: Array(try JSONEncoder().encode(value)))
+    }
+
+    /// A server whose tools act as `principal`.
+    public static func server(_ service: Service, principal: Principal, version: String) async -> Server {
+        let server = Server(
+            name: "llmdb",
+            version: version,
+            instructions:
+                "LLMDB is your long-term memory with full history. remember facts under agent:{kind}:{id}, recall by text within a token budget, correct mistakes (the old version stays visible as of earlier transactions), and ask what you knew at any past transaction.",
+            capabilities: .init(
+                resources: .init(subscribe: false, listChanged: false),
+                tools: .init(listChanged: false)
+            )
+        )
+        let list = tools.map { t in
+            MCP.Tool(
+                name: t.name,
+                description: t.description,
+                inputSchema: value(schema(route(t.route))),
+                annotations: .init(readOnlyHint: t.readOnly, destructiveHint: t.readOnly ? nil : t.name == "forget")
+            )
+        }
+        await server.withMethodHandler(ListTools.self) { _ in .init(tools: list) }
+        await server.withMethodHandler(CallTool.self) { params in
+            guard let tool = tools.first(where: { $0.name == params.name }) else {
+                return .init(
+                    content: [.text(text: "unknown tool '\(params.name)'", annotations: nil, _meta: nil)],
+                    isError: true
+                )
+            }
+            do {
+                var members: [JSONMember] = []
+                for (k, v) in params.arguments ?? [:] { members.append(JSONMember(k, try json(v))) }
+                let args = try Args(.object(members))
+                let result = try route(tool.route).handler(service, args, principal)
+                return .init(content: [.text(text: result.text, annotations: nil, _meta: nil)], isError: false)
+            } catch {
+                return .init(
+                    content: [.text(text: APIError(any: error).body.text, annotations: nil, _meta: nil)],
+                    isError: true
+                )
+            }
+        }
+        await server.withMethodHandler(ListResources.self) { _ in
+            var resources = [
+                Resource(
+                    name: "namespaces",
+                    uri: "llmdb://namespaces",
+                    description: "Memory kinds and their sizes",
+                    mimeType: "application/json"
+                )
+            ]
+            for c in (try? schemaCollections(service.db)) ?? [] {
+                resources.append(
+                    Resource(
+                        name: "schema of \(c)",
+                        uri: "llmdb://schemas/\(c)",
+                        description: "The current JSON schema of the collection \(c)",
+                        mimeType: "application/json"
+                    )
+                )
+            }
+            return .init(resources: resources, nextCursor: nil)
+        }
+        await server.withMethodHandler(ReadResource.self) { params in
+            do {
+                let text: String
+                if params.uri == "llmdb://namespaces" {
+                    text = try service.namespaces(try Args(.object([])), principal).text
+                } else if params.uri.hasPrefix("llmdb://schemas/") {
+                    let c = String(params.uri.dropFirst("llmdb://schemas/".count))
+                    text = try service.describeSchema(
+                        try Args(.object([JSONMember("collection", .string(c))])),
+                        principal
+                    ).text
+                } else {
+                    throw MCPError.invalidParams("unknown resource '\(params.uri)' (see resources/list)")
+                }
+                return .init(contents: [.text(text, uri: params.uri, mimeType: "application/json")])
+            } catch let e as MCPError {
+                throw e
+            } catch {
+                throw MCPError.invalidParams(APIError(any: error).message)
+            }
+        }
+        return server
+    }
+
+    /// Collections with a schema (from `_meta/schema/{collection}/…`).
+    static func schemaCollections(_ db: Database) throws -> [String] {
+        var out: Set<String> = []
+        try db.read { s in
+            try s.scan(prefix: Key("_meta/schema/", partition: Key.systemPartition)) { row in
+                let k = String(decoding: try row.key().bytes.dropFirst("_meta/schema/".utf8.count), as: UTF8.self)
+                if let c = k.split(separator: "/").first { out.insert(String(c)) }
+                return true
+            }
+        }
+        return out.sorted()
+    }
+
+    /// Serves MCP over stdin/stdout until the client closes it.
+    public static func runStdio(_ service: Service, version: String) async throws {
+        let server = await server(service, principal: .local, version: version)
+        try await server.start(transport: StdioTransport())
+        await server.waitUntilCompleted()
+    }
+}
+
+/// MCP over streamable HTTP at `/mcp`: one MCP session (server and transport) per
+/// client, created by its `initialize` request and bound to the API key that made it.
+public actor MCPSessions {
+    struct Session {
+        let server: Server
+        let transport: StatefulHTTPServerTransport
+        let principal: String
+        var lastUsed: ContinuousClock.Instant
+    }
+    let service: Service
+    let version: String
+    var sessions: [String: Session] = [:]
+    let maxSessions = 1000
+
+    public init(service: Service, version: String) {
+        self.service = service
+        self.version = version
+    }
+
+    struct FixedID: SessionIDGenerator {
+        let id: String
+        func generateSessionID() -> String { id }
+    }
+
+    nonisolated func handle(_ request: Hummingbird.Request, front: HTTPFront) async -> Hummingbird.Response {
+        let principal: Principal
+        do { principal = try front.principal(request.headers) } catch {
+            return HTTPFront.json(401, APIError(any: error).body)
+        }
+        var headers: [String: String] = [:]
+        for f in request.headers { headers[f.name.canonicalName] = f.value }
+        var body: Data? = nil
+        if request.method == .post {
+            guard let buffer = try? await request.body.collect(upTo: front.options.limits.maxBodyBytes) else {
+                return HTTPFront.json(
+                    413,
+                    APIError(
+                        413,
+                        "too_large",
+                        "the request body is larger than \(front.options.limits.maxBodyBytes) bytes"
+                    ).body
+                )
+            }
+            body = Data(buffer.readableBytesView)
+        }
+        let mcpRequest = MCP.HTTPRequest(method: request.method.rawValue, headers: headers, body: body, path: "/mcp")
+        let response = await route(mcpRequest, principal: principal)
+        var fields = HTTPFields()
+        for (k, v) in response.headers {
+            if let name = HTTPField.Name(k) { fields[name] = v }
+        }
+        let status = HTTPResponse.Status(code: response.statusCode)
+        switch response {
+        case .stream(let stream, _):
+            let buffers = stream.map { ByteBuffer(bytes: $0) }
+            return Hummingbird.Response(status: status, headers: fields, body: ResponseBody(asyncSequence: buffers))
+        default:
+            let data = response.bodyData ?? Data()
+            return Hummingbird.Response(
+                status: status,
+                headers: fields,
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: data))
+            )
+        }
+    }
+
+    func route(_ request: MCP.HTTPRequest, principal: Principal) async -> MCP.HTTPResponse {
+        let id = request.header(HTTPHeaderName.sessionID)
+        if let id, var session = sessions[id] {
+            guard session.principal == principal.name else {
+                return .error(statusCode: 403, .invalidRequest("this MCP session belongs to another API key"))
+            }
+            session.lastUsed = .now
+            sessions[id] = session
+            let response = await session.transport.handleRequest(request)
+            if request.method.uppercased() == "DELETE", response.statusCode == 200 { sessions[id] = nil }
+            return response
+        }
+        if request.method.uppercased() == "POST", let body = request.body,
+            (try? JSONValue(parsing: Array(body)))?["method"] == .string("initialize")
+        {
+            expire()
+            guard sessions.count < maxSessions else {
+                return .error(statusCode: 503, .internalError("too many MCP sessions; close some (DELETE /mcp)"))
+            }
+            let newID = UUID().uuidString
+            let transport = StatefulHTTPServerTransport(sessionIDGenerator: FixedID(id: newID))
+            let server = await MCPTools.server(service, principal: principal, version: version)
+            do { try await server.start(transport: transport) } catch {
+                return .error(statusCode: 500, .internalError("could not start an MCP session: \(error)"))
+            }
+            sessions[newID] = Session(server: server, transport: transport, principal: principal.name, lastUsed: .now)
+            let response = await transport.handleRequest(request)
+            if case .error = response {
+                sessions[newID] = nil
+                await transport.disconnect()
+            }
+            return response
+        }
+        if id != nil {
+            return .error(statusCode: 404, .invalidRequest("unknown or expired MCP session; initialize again"))
+        }
+        return .error(
+            statusCode: 400,
+            .invalidRequest("missing \(HTTPHeaderName.sessionID) header (send initialize first)")
+        )
+    }
+
+    /// Drops sessions idle for an hour.
+    func expire() {
+        let now = ContinuousClock.now
+        for (id, s) in sessions where now - s.lastUsed > .seconds(3600) {
+            sessions[id] = nil
+            Task { await s.transport.disconnect() }
+        }
+    }
+
+    public func closeAll() async {
+        for (_, s) in sessions { await s.transport.disconnect() }
+        sessions = [:]
+    }
+}

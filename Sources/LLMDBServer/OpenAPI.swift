@@ -1,0 +1,172 @@
+public import LLMDB
+
+/// The OpenAPI 3.1 document of the REST API, generated from ``Route/all`` (served at
+/// `/openapi.json`).
+public enum OpenAPI {
+    static let errorStatuses: [(Int, String)] = [
+        (400, "Bad input: malformed JSON, a wrong type, a missing or unknown field"),
+        (401, "No API key, or an unknown or revoked one"),
+        (403, "The key's role or scope does not allow this"),
+        (404, "Not found"),
+        (409, "Conflict with the current state (an id that exists, a concurrent change)"),
+        (413, "The request body is larger than the limit"),
+        (422, "Refused by a schema, a hook, or a code limit"),
+        (503, "Busy (too many requests at once) or shutting down"),
+        (507, "The database is full"),
+    ]
+
+    /// Hummingbird's `:name` to OpenAPI's `{name}`.
+    static func path(_ p: String) -> String {
+        p.split(separator: "/", omittingEmptySubsequences: false).map {
+            $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0)
+        }
+        .joined(separator: "/")
+    }
+
+    public static func document(version: String) -> JSONValue {
+        var paths: [String: [JSONMember]] = [:]
+        var order: [String] = []
+        for r in Route.all {
+            let p = path(r.path)
+            if paths[p] == nil { order.append(p) }
+            var parameters: [JSONValue] = r.pathParameters.map { name in
+                ["name": .string(name), "in": "path", "required": true, "schema": ["type": "string", "minLength": 1]]
+            }
+            var op: [JSONMember] = [
+                JSONMember("operationId", .string(r.operationID)),
+                JSONMember("summary", .string(r.summary)),
+                JSONMember("tags", [.string(r.tag)]),
+            ]
+            if r.hasBody {
+                var props: [JSONMember] = []
+                for field in r.fields {
+                    var schema = field.type.schema
+                    if !field.doc.isEmpty, case .object(var m) = schema {
+                        m.removeAll { $0.key == "description" }
+                        m.append(JSONMember("description", .string(field.doc)))
+                        schema = .object(m)
+                    }
+                    props.append(JSONMember(field.name, schema))
+                }
+                let required = r.fields.filter(\.required).map { JSONValue.string($0.name) }
+                var schema: [JSONMember] = [
+                    JSONMember("type", "object"),
+                    JSONMember("properties", .object(props)),
+                    JSONMember("additionalProperties", false),
+                ]
+                if !required.isEmpty { schema.append(JSONMember("required", .array(required))) }
+                op.append(
+                    JSONMember(
+                        "requestBody",
+                        ["required": true, "content": ["application/json": ["schema": .object(schema)]]]
+                    )
+                )
+            } else {
+                for field in r.fields {
+                    var m: [JSONMember] = [
+                        JSONMember("name", .string(field.name)),
+                        JSONMember("in", "query"),
+                        JSONMember("required", .bool(field.required)),
+                        JSONMember("schema", field.type.querySchema),
+                    ]
+                    if !field.doc.isEmpty { m.append(JSONMember("description", .string(field.doc))) }
+                    parameters.append(.object(m))
+                }
+            }
+            if !parameters.isEmpty { op.append(JSONMember("parameters", .array(parameters))) }
+            var responses: [JSONMember] = [
+                JSONMember(
+                    "200",
+                    [
+                        "description": "OK",
+                        "content": ["application/json": ["schema": ["type": "object"]]],
+                    ]
+                )
+            ]
+            for (status, text) in errorStatuses {
+                responses.append(
+                    JSONMember(
+                        String(status),
+                        [
+                            "description": .string(text),
+                            "content": ["application/json": ["schema": ["$ref": "#/components/schemas/Error"]]],
+                        ]
+                    )
+                )
+            }
+            op.append(JSONMember("responses", .object(responses)))
+            op.append(JSONMember("x-llmdb-role", .string(r.role.rawValue)))
+            paths[p, default: []].append(JSONMember(r.method.rawValue.lowercased(), .object(op)))
+        }
+        let plain: [(String, String, String)] = [
+            ("/health", "health", "Liveness: the database answers"),
+            ("/metrics", "metrics", "Prometheus metrics (text format)"),
+            ("/openapi.json", "openapi", "This document"),
+        ]
+        for (p, id, summary) in plain {
+            order.append(p)
+            let type = p == "/metrics" ? "text/plain" : "application/json"
+            let schema: JSONValue = p == "/metrics" ? ["type": "string"] : ["type": "object"]
+            paths[p] = [
+                JSONMember(
+                    "get",
+                    [
+                        "operationId": .string(id),
+                        "summary": .string(summary),
+                        "tags": ["operations"],
+                        "security": [],
+                        "responses": [
+                            "200": ["description": "OK", "content": .object([JSONMember(type, ["schema": schema])])],
+                            "503": [
+                                "description": "Shutting down",
+                                "content": ["application/json": ["schema": ["$ref": "#/components/schemas/Error"]]],
+                            ],
+                        ],
+                    ]
+                )
+            ]
+        }
+        let errorSchema: JSONValue = [
+            "type": "object",
+            "required": ["error"],
+            "properties": [
+                "error": [
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": [
+                        "code": ["type": "string"],
+                        "message": ["type": "string"],
+                        "details": [:],
+                    ],
+                ]
+            ],
+        ]
+        return .object([
+            JSONMember("openapi", "3.1.0"),
+            JSONMember(
+                "info",
+                [
+                    "title": "LLMDB",
+                    "version": .string(version),
+                    "description":
+                        "The REST API of llmdb serve: bitemporal facts, documents, schemas and migrations, WebAssembly code, LQL, and agent memory. See docs/server.md.",
+                ]
+            ),
+            JSONMember("paths", .object(order.map { JSONMember($0, .object(paths[$0] ?? [])) })),
+            JSONMember(
+                "components",
+                [
+                    "schemas": ["Error": errorSchema],
+                    "securitySchemes": [
+                        "bearer": [
+                            "type": "http", "scheme": "bearer",
+                            "description": "llmdb_{id}_{secret} from `llmdb key create`",
+                        ],
+                        "apiKey": ["type": "apiKey", "in": "header", "name": "X-API-Key"],
+                    ],
+                ]
+            ),
+            JSONMember("security", [[:], ["bearer": []], ["apiKey": []]]),
+        ])
+    }
+}
