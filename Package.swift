@@ -173,7 +173,11 @@ let package = Package(
             name: "LLMDBServerTests",
             dependencies: [
                 "LLMDBServer", "LLMDBMemory", "LLMDB",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

@@ -412,7 +412,7 @@ public struct Collection: Sendable {
             if let p = try migrationStatus(), p.state != .done { return .scan }
         }
         for def in try indexes() {
-            guard let path = def.jsonPath else { continue }
+            guard let path = def.jsonPath, !def.fullText else { continue }
             if let values = filter.requiredValues(for: path), values.allSatisfy({ JSONIndexKey.key($0) != nil }) {
                 return .index(def, path: path, values: values)
             }
@@ -464,7 +464,7 @@ public struct Collection: Sendable {
     /// Removes the index on `path` and its data.
     @discardableResult
     public func dropIndex(on path: String) throws -> Commit {
-        guard try indexes().contains(where: { $0.jsonPath == path }) else {
+        guard try indexes().contains(where: { $0.jsonPath == path && !$0.fullText }) else {
             throw LLMDBError(.notFound, "no index on '\(path)' in '\(name)'")
         }
         return try db.write { try $0.deleteSystem(.index(indexPrefix + path)) }

@@ -1,13 +1,13 @@
 import Dispatch
-public import HTTPTypes
+import HTTPTypes
 public import Hummingbird
 import HummingbirdTLS
-public import LLMDB
+import LLMDB
 import LLMDBWasm
 public import Logging
 import NIOCore
 import NIOSSL
-public import Prometheus
+import Prometheus
 import Synchronization
 
 /// How `llmdb serve` listens and whom it lets in.
@@ -41,7 +41,12 @@ final class ServerMetrics: Sendable {
         let counter = requests.withLock { d in
             if let c = d[key] { return c }
             let c = registry.makeCounter(
-                name: "llmdb_http_requests_total",
+                descriptor: MetricNameDescriptor(
+                    namespace: "llmdb",
+                    metricName: "http_requests",
+                    unitName: "total",
+                    helpText: "HTTP requests by method, route and status"
+                ),
                 labels: [("method", method), ("route", route), ("status", String(status))]
             )
             d[key] = c
@@ -52,7 +57,12 @@ final class ServerMetrics: Sendable {
         let histogram = durations.withLock { d in
             if let h = d[hkey] { return h }
             let h = registry.makeDurationHistogram(
-                name: "llmdb_http_request_duration_seconds",
+                descriptor: MetricNameDescriptor(
+                    namespace: "llmdb",
+                    metricName: "http_request_duration",
+                    unitName: "seconds",
+                    helpText: "HTTP request latency by method and route"
+                ),
                 labels: [("method", method), ("route", route)],
                 buckets: Self.buckets
             )
@@ -67,23 +77,42 @@ final class ServerMetrics: Sendable {
     /// The text exposition, with the database gauges read now.
     func render(_ db: Database) -> String {
         if let s = try? db.stats() {
-            let gauges: [(String, Double)] = [
-                ("llmdb_transactions_total", Double(s.lastTxID)),
-                ("llmdb_group_commits_total", Double(s.groupCommits)),
-                ("llmdb_group_commit_writes_total", Double(s.groupedWrites)),
+            let gauges: [(String, String, String, Double)] = [
+                ("transactions", "total", "Committed transactions", Double(s.lastTxID)),
                 (
-                    "llmdb_group_commit_batch_size_avg",
+                    "group_commits", "total", "Group commits (one fsync each) since the process started",
+                    Double(s.groupCommits)
+                ),
+                ("group_commit_writes", "total", "Write transactions committed in groups", Double(s.groupedWrites)),
+                (
+                    "group_commit_batch_size", "avg", "Write transactions per group commit, on average",
                     s.groupCommits > 0 ? Double(s.groupedWrites) / Double(s.groupCommits) : 0
                 ),
-                ("llmdb_map_size_bytes", Double(s.mapSize)),
-                ("llmdb_file_size_bytes", Double(s.fileSize)),
-                ("llmdb_reader_slots_used", Double(s.readers)),
-                ("llmdb_reader_slots_max", Double(s.maxReaders)),
-                ("llmdb_entries", Double(s.entries)),
+                ("map_size", "bytes", "LMDB map size", Double(s.mapSize)),
+                ("file_size", "bytes", "Database file size", Double(s.fileSize)),
+                ("reader_slots_used", "", "LMDB reader slots in use", Double(s.readers)),
+                ("reader_slots_max", "", "LMDB reader slots in all", Double(s.maxReaders)),
+                ("entries", "", "Stored fact entries (all versions)", Double(s.entries)),
             ]
-            for (name, value) in gauges { registry.makeGauge(name: name).set(value) }
+            for (name, unit, help, value) in gauges {
+                registry.makeGauge(
+                    descriptor: MetricNameDescriptor(
+                        namespace: "llmdb",
+                        metricName: name,
+                        unitName: unit,
+                        helpText: help
+                    )
+                ).set(value)
+            }
         }
-        registry.makeGauge(name: "llmdb_wasm_failures_total").set(Double(WasmCounters.failures))
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                namespace: "llmdb",
+                metricName: "wasm_failures",
+                unitName: "total",
+                helpText: "WebAssembly calls that trapped, failed or hit a limit"
+            )
+        ).set(Double(WasmCounters.failures))
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)
@@ -254,6 +283,7 @@ public final class HTTPFront: Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.middlewares.add(JSONErrors())
         for route in Route.all {
             let path = RouterPath(route.path)
             let method: HTTPRequest.Method =
@@ -307,7 +337,11 @@ public final class HTTPFront: Sendable {
         let config = ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: "llmdb")
         if let cert = options.tlsCertificate, let key = options.tlsKey {
             let certificates = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
-            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: certificates, privateKey: .file(key))
+            let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+            let tls = TLSConfiguration.makeServerConfiguration(
+                certificateChain: certificates,
+                privateKey: .privateKey(privateKey)
+            )
             return Application(
                 router: router(),
                 server: try .tls(.http1(), tlsConfiguration: tls),
@@ -326,6 +360,27 @@ extension HTTPFront {
         let app = try application()
         try await app.runService()  // graceful on SIGTERM and SIGINT
         await mcp?.closeAll()
+    }
+}
+
+/// Routing errors (an unknown path, a wrong method) as JSON error bodies like every other error.
+struct JSONErrors<Context: RequestContext>: RouterMiddleware {
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as HTTPError {
+            let status = Int(e.status.code)
+            let code = status == 404 ? "not_found" : status == 405 ? "method_not_allowed" : "http_\(status)"
+            let message =
+                status == 404
+                ? "no route \(request.method.rawValue) \(request.uri.path) (see /openapi.json)"
+                : (e.body ?? e.status.reasonPhrase)
+            return HTTPFront.json(status, APIError(status, code, message).body)
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-public import LLMDB
+import LLMDB
 import Logging
 public import MCP
 import NIOCore

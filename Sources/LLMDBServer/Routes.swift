@@ -257,6 +257,24 @@ extension Route {
             ] + asOfFields + pageFields,
             role: .read
         ) { s, a, p in try s.findDocuments(a, p) },
+        Route(
+            method: .put,
+            path: "/v1/collections/:collection/text-index",
+            operationID: "createTextIndex",
+            summary: "Create the collection's full-text (BM25) index over its documents' strings (or those under path)",
+            tag: "documents",
+            fields: [f("path", .string, "a dotted path; default: every string"), partitionField],
+            role: .admin
+        ) { s, a, p in try s.createTextIndex(a, p) },
+        Route(
+            method: .post,
+            path: "/v1/collections/:collection/search",
+            operationID: "searchDocuments",
+            summary: "Documents ranked by BM25 over their text, as of a time",
+            tag: "documents",
+            fields: [f("query", .string, required: true), f("limit", .integer), partitionField] + asOfFields,
+            role: .read
+        ) { s, a, p in try s.searchDocuments(a, p) },
         // Schemas and migrations
         Route(
             method: .get,

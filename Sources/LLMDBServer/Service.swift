@@ -305,6 +305,38 @@ public final class Service: Sendable {
         ])
     }
 
+    public func createTextIndex(_ a: Args, _ p: Principal) throws -> JSONValue {
+        try a.only(["collection", "partition", "path"])
+        let c = try collection(a, p, .admin)
+        let def = try c.createTextIndex(path: try a.string("path"))
+        return .object([
+            JSONMember("index", .string(def.name)), JSONMember("path", def.jsonPath.map { .string($0) } ?? .null),
+        ])
+    }
+
+    public func searchDocuments(_ a: Args, _ p: Principal) throws -> JSONValue {
+        try a.only(["collection", "partition", "query", "limit", "valid_at", "tx", "tx_time"])
+        let c = try collection(a, p, .read)
+        let matches = try c.search(
+            try a.required("query"),
+            limit: try a.limit(default: 10, max: 100),
+            validAt: try a.instant("valid_at"),
+            tx: try a.txSelector()
+        )
+        return .object([
+            JSONMember(
+                "documents",
+                .array(
+                    matches.map { m in
+                        guard case .object(var o) = Self.document(m.document) else { return .null }
+                        o.append(JSONMember("score", .double(m.score)))
+                        return .object(o)
+                    }
+                )
+            )
+        ])
+    }
+
     // MARK: Schemas and migrations
 
     static func schema(_ s: SchemaVersion) -> JSONValue {

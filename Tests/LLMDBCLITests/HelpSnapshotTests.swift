@@ -11,7 +11,7 @@ import Testing
         "index rm", "reduce", "doc", "doc insert", "doc get", "doc find", "doc patch", "doc replace", "doc delete",
         "doc history", "doc index", "schema", "schema list", "schema show", "schema set", "schema diff", "schema drop",
         "migrate", "migrate plan", "migrate dry-run", "migrate apply", "migrate status", "migrate pause",
-        "migrate resume",
+        "migrate resume", "serve", "mcp", "key", "key create", "key list", "key revoke", "query", "repl",
     ]
     static let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/snapshots/help")
