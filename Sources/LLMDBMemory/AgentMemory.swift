@@ -388,25 +388,25 @@ public final class AgentMemory: Sendable {
             }
             let hits = try s.search(text: name, query: query.text, search)
             var out: [RecallHit] = []
-            var bytes = 0
+            var bytes = RecallResult.envelopeBytes
             var truncated = false
             let budget = query.budgetBytes
             for h in hits {
                 var m = try Memory(h.fact)
-                var size = m.json.text.utf8.count
+                var size = m.json.text.utf8.count + RecallResult.perHitBytes
                 if let budget, bytes + size > budget {
                     truncated = true
                     guard out.isEmpty else { break }
                     // The best hit alone is over the budget: cut its content to fit.
                     let original = m
-                    var allowed = budget
+                    var allowed = budget - bytes
                     repeat {
                         m = original
                         m.truncate(toBytes: allowed)
-                        size = m.json.text.utf8.count
-                        allowed -= max(1, size - budget)
-                    } while size > budget && allowed > 0
-                    if size > budget { break }  // not even the metadata fits
+                        size = m.json.text.utf8.count + RecallResult.perHitBytes
+                        allowed -= max(1, bytes + size - budget)
+                    } while bytes + size > budget && allowed > 0
+                    if bytes + size > budget { break }  // not even the metadata fits
                 }
                 bytes += size
                 out.append(RecallHit(memory: m, score: h.score, bm25: h.bm25))

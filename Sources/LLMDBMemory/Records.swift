@@ -234,12 +234,16 @@ public struct RecallHit: Sendable {
 }
 
 public struct RecallResult: Sendable {
+    /// Bytes the budget allows for the answer's envelope (`{"memories":[…],"tx":…}`) and for
+    /// each hit's score member and separator: the JSON answer stays within `max_bytes`.
+    static let envelopeBytes = 96
+    static let perHitBytes = 32
     public let hits: [RecallHit]
     /// The transaction the recall read as of.
     public let txID: TxID
     /// The byte budget cut the result short.
     public let truncated: Bool
-    /// Bytes of JSON returned.
+    /// Bytes of JSON returned (an upper bound: the envelope and scores counted at their largest).
     public let bytes: Int
 
     public var json: JSONValue {

@@ -44,6 +44,26 @@ public enum LQL {
     }
 }
 
+extension LQL {
+    /// Whether `text` would write (INSERT, UPDATE, DELETE, ERASE, or a transaction of them,
+    /// however it is wrapped in SETTING DEFAULT or EXPLAIN): for read-only callers.
+    public static func isWrite(_ text: String) throws -> Bool {
+        let statement: Statement
+        do { statement = try Parser.parse(text) } catch { throw error.asLLMDBError }
+        return statement.writes
+    }
+}
+
+extension Statement {
+    var writes: Bool {
+        switch self {
+        case .select, .history: false
+        case .insert, .update, .delete, .erase, .transaction: true
+        case .explain(let inner): inner.writes
+        }
+    }
+}
+
 /// One row from storage.
 struct Row {
     var id: String?  // collections

@@ -185,6 +185,7 @@ public struct Args: Sendable {
 
     /// `tx` (an id) or `tx_time` (an instant): which transaction to read as of.
     public func txSelector() throws(APIError) -> TxSelector {
+        if has("tx") && has("tx_time") { throw APIError.bad("give 'tx' or 'tx_time', not both") }
         if let t = try int("tx") {
             guard t >= 0 else { throw APIError.bad("'tx' must not be negative") }
             return .id(TxID(t))

@@ -12,6 +12,8 @@ public struct Principal: Sendable {
             allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
         }
     }
+    /// The API key's id ("local" without a key).
+    public let id: String
     public let name: String
     public let role: Role
     /// nil: every partition.
@@ -20,7 +22,8 @@ public struct Principal: Sendable {
     /// with one of these.
     public let prefixes: [String]?
 
-    public init(name: String, role: Role, partitions: Set<PartitionID>? = nil, prefixes: [String]? = nil) {
+    public init(id: String, name: String, role: Role, partitions: Set<PartitionID>? = nil, prefixes: [String]? = nil) {
+        self.id = id
         self.name = name
         self.role = role
         self.partitions = partitions
@@ -28,7 +31,7 @@ public struct Principal: Sendable {
     }
 
     /// Local use without keys: everything.
-    public static let local = Principal(name: "local", role: .admin)
+    public static let local = Principal(id: "local", name: "local", role: .admin)
 
     public var unrestricted: Bool { partitions == nil && prefixes == nil }
 
@@ -134,7 +137,7 @@ public enum APIKeys {
             JSONMember("prefixes", prefixes.map { .array($0.map { .string($0) }) } ?? .null),
         ])
         let commit = try db.write { try $0.putSystem(key(id), try Value.json(record.text)) }
-        let p = Principal(name: name, role: role, partitions: partitions, prefixes: prefixes)
+        let p = Principal(id: id, name: name, role: role, partitions: partitions, prefixes: prefixes)
         return ("llmdb_\(id)_\(secret)", Info(id: id, principal: p, created: commit.txTime))
     }
 
@@ -144,7 +147,7 @@ public enum APIKeys {
             try s.scan(prefix: Key("_meta/apikey/", partition: Key.systemPartition)) { row in
                 let k = try row.key()
                 let id = String(decoding: k.bytes.dropFirst("_meta/apikey/".utf8.count), as: UTF8.self)
-                if let (p, _) = decode(try row.value.value()) {
+                if let (p, _) = decode(try row.value.value(), id: id) {
                     out.append(Info(id: id, principal: p, created: try s.transactionTime(row.value.txID)))
                 }
                 return true
@@ -160,7 +163,7 @@ public enum APIKeys {
 
     public static func any(_ db: Database) throws -> Bool { try !list(db).isEmpty }
 
-    static func decode(_ v: Value) -> (Principal, String)? {
+    static func decode(_ v: Value, id: String) -> (Principal, String)? {
         guard v.tag == .json, let t = try? JSONValue(parsing: v.payload),
             case .string(let name)? = t["name"], case .string(let r)? = t["role"],
             let role = Principal.Role(rawValue: r), case .string(let hash)? = t["sha256"]
@@ -173,7 +176,7 @@ public enum APIKeys {
         if case .array(let a)? = t["prefixes"] {
             prefixes = a.compactMap { if case .string(let s) = $0 { s } else { nil } }
         }
-        return (Principal(name: name, role: role, partitions: partitions, prefixes: prefixes), hash)
+        return (Principal(id: id, name: name, role: role, partitions: partitions, prefixes: prefixes), hash)
     }
 
     /// The principal of a presented token; nil when malformed, unknown, revoked or wrong.
@@ -182,7 +185,9 @@ public enum APIKeys {
         guard parts.count == 3, parts[0] == "llmdb", parts[1].utf8.count == 12, parts[2].utf8.count == 48 else {
             return nil
         }
-        guard let fact = try db.get(key(String(parts[1]))), let v = fact.value, let (p, hash) = decode(v) else {
+        guard let fact = try db.get(key(String(parts[1]))), let v = fact.value,
+            let (p, hash) = decode(v, id: String(parts[1]))
+        else {
             return nil
         }
         let presented = SHA256.hex(Array(parts[2].utf8))

@@ -312,7 +312,11 @@ public final class HTTPFront: Sendable {
                 return Self.json(503, APIError(503, "unavailable", "the database does not answer: \(error)").body)
             }
         }
-        router.get("/metrics") { _, _ in
+        router.get("/metrics") { request, _ in
+            // With auth on, metrics need a key too: they show routes, counts and sizes.
+            do { _ = try self.principal(request.headers) } catch {
+                return Self.json(401, APIError(any: error).body)
+            }
             let service = self.service
             let text = (try? await self.offload { self.metrics.render(service.db) }) ?? ""
             return Response(

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -165,7 +166,8 @@ public enum MCPTools {
                 var members: [JSONMember] = []
                 for (k, v) in params.arguments ?? [:] { members.append(JSONMember(k, try json(v))) }
                 let args = try Args(.object(members))
-                let result = try route(tool.route).handler(service, args, principal)
+                let handler = route(tool.route).handler
+                let result = try await offload { try handler(service, args, principal) }
                 return .init(content: [.text(text: result.text, annotations: nil, _meta: nil)], isError: false)
             } catch {
                 return .init(
@@ -184,6 +186,7 @@ public enum MCPTools {
                 )
             ]
             for c in (try? schemaCollections(service.db)) ?? [] {
+                guard (try? principal.check(.read, key: c + "/", partition: 0)) != nil else { continue }
                 resources.append(
                     Resource(
                         name: "schema of \(c)",
@@ -217,6 +220,15 @@ public enum MCPTools {
             }
         }
         return server
+    }
+
+    static let queue = DispatchQueue(label: "llmdb.mcp", attributes: .concurrent)
+
+    /// Runs blocking database work off Swift's cooperative threads.
+    static func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { c in
+            queue.async { c.resume(with: Result { try body() }) }
+        }
     }
 
     /// Collections with a schema (from `_meta/schema/{collection}/…`).
@@ -309,7 +321,7 @@ public actor MCPSessions {
     func route(_ request: MCP.HTTPRequest, principal: Principal) async -> MCP.HTTPResponse {
         let id = request.header(HTTPHeaderName.sessionID)
         if let id, var session = sessions[id] {
-            guard session.principal == principal.name else {
+            guard session.principal == principal.id else {
                 return .error(statusCode: 403, .invalidRequest("this MCP session belongs to another API key"))
             }
             session.lastUsed = .now
@@ -331,7 +343,7 @@ public actor MCPSessions {
             do { try await server.start(transport: transport) } catch {
                 return .error(statusCode: 500, .internalError("could not start an MCP session: \(error)"))
             }
-            sessions[newID] = Session(server: server, transport: transport, principal: principal.name, lastUsed: .now)
+            sessions[newID] = Session(server: server, transport: transport, principal: principal.id, lastUsed: .now)
             let response = await transport.handleRequest(request)
             if case .error = response {
                 sessions[newID] = nil

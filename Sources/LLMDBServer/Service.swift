@@ -370,6 +370,7 @@ public final class Service: Sendable {
     public func setSchema(_ a: Args, _ p: Principal) throws -> JSONValue {
         try a.only(["collection", "partition", "schema"])
         try p.require(.admin)
+        try p.requireUnrestrictedKeys("setting a schema")
         let c = try collection(a, p, .admin)
         return Self.schema(try c.setSchema(try a.value("schema")))
     }
@@ -413,6 +414,7 @@ public final class Service: Sendable {
     public func applyMigration(_ a: Args, _ p: Principal) throws -> JSONValue {
         try a.only(["collection", "partition", "migration", "skip_failures"])
         try p.require(.admin)
+        try p.requireUnrestrictedKeys("applying a migration")
         let c = try collection(a, p, .admin)
         let (m, r) = try c.applyMigration(try a.value("migration"), skipFailures: try a.bool("skip_failures") ?? false)
         guard case .object(var o) = Self.report(r) else { return .null }
@@ -508,7 +510,7 @@ public final class Service: Sendable {
         try p.require(.read)
         try p.requireUnrestrictedKeys("LQL")
         if p.partitions != nil { throw APIError(403, "forbidden", "a key limited to partitions may not run LQL") }
-        if p.role < .write, Self.writes(text) {
+        if p.role < .write, try LQL.isWrite(text) {
             throw APIError(
                 403,
                 "forbidden",
@@ -532,22 +534,6 @@ public final class Service: Sendable {
             JSONMember("rows", .array(r.rows)),
             JSONMember("plan", .array(r.plan.map { .string($0) })),
         ])
-    }
-
-    /// Whether LQL text is a write: its first word, past comments and spaces.
-    static func writes(_ text: String) -> Bool {
-        var rest = Substring(text)
-        while true {
-            rest = rest.drop { $0.isWhitespace }
-            if rest.hasPrefix("--") {
-                rest = rest.drop { $0 != "\n" }
-            } else {
-                break
-            }
-        }
-        let word = rest.prefix { $0.isLetter }.uppercased()
-        return ["INSERT", "UPDATE", "DELETE", "ERASE", "BEGIN"].contains(word)
-            || (word == "EXPLAIN" && writes(String(rest.dropFirst(7))))
     }
 
     // MARK: Memory

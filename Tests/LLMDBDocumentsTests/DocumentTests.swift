@@ -307,3 +307,30 @@ struct SchemaTests {
         try c.insert(try json(#"{"free":"again"}"#), id: "x")
     }
 }
+
+@Suite("Documents: full-text search")
+struct DocumentTextSearchTests {
+    @Test("search ranks by BM25, follows updates, and answers as of earlier transactions")
+    func search() throws {
+        let t = try DocDB()
+        let notes = try t.db.collection("notes")
+        let (_, c1) = try notes.insert(
+            try json(#"{"title":"JWT rotation","body":"rotate signing keys weekly"}"#),
+            id: "a"
+        )
+        try notes.insert(try json(#"{"title":"Billing","body":"invoice retry after timeout"}"#), id: "b")
+        // Built from the stored versions, so it answers about the past too.
+        try notes.createTextIndex()
+        #expect(try notes.search("rotate keys").map(\.document.id) == ["a"])
+        t.clock.advance(by: 10)
+        try notes.replace("a", with: try json(#"{"title":"JWT","body":"use JWKS endpoint"}"#))
+        #expect(try notes.search("rotate").isEmpty)
+        #expect(try notes.search("rotate", tx: .id(c1.txID)).map(\.document.id) == ["a"])
+        #expect(try notes.search("jwks").first?.document.body["body"] == .string("use JWKS endpoint"))
+        // The text index is not an equality index for find.
+        #expect(try notes.find(try Filter.parse(#"{"title":"Billing"}"#)).documents.map(\.id) == ["b"])
+        #expect(throws: LLMDBError.self) { try notes.search("the") }
+        let other = try t.db.collection("other")
+        #expect(throws: LLMDBError.self) { try other.search("x") }
+    }
+}

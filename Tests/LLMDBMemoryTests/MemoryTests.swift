@@ -141,10 +141,11 @@ struct AgentMemoryTests {
         q.minConfidence = 0.5
         #expect(try t.memory.recall(q).hits.map(\.memory.key) == ["agent:knowledge:parser"])
         q.minConfidence = nil
-        q.maxBytes = 300
+        q.maxBytes = 500
         let cut = try t.memory.recall(q)
         #expect(cut.truncated)
-        #expect(cut.bytes <= 300)
+        #expect(cut.bytes <= 500)
+        #expect(cut.json.text.utf8.count <= 500)
         #expect(cut.hits.count == 1)
     }
 

@@ -207,6 +207,13 @@ struct AuthTests {
             #expect(try await send(client, .post, "/v1/memory/remember", mine, token: reader).status == 403)
             let insert = #"{"lql":"INSERT INTO notes (_id, t) VALUES ('a', 'x')"}"#
             #expect(try await send(client, .post, "/v1/query", insert, token: reader).status == 403)
+            let wrapped =
+                #"{"lql":"SETTING DEFAULT VALID_TIME AS OF '2026-01-01' INSERT INTO notes (_id, t) VALUES ('b', 'x')"}"#
+            #expect(try await send(client, .post, "/v1/query", wrapped, token: reader).status == 403)
+            let comment = #"{"lql":"-- a note\n  insert INTO notes (_id, t) VALUES ('c', 'x')"}"#
+            #expect(try await send(client, .post, "/v1/query", comment, token: reader).status == 403)
+            #expect(try await send(client, .get, "/metrics").status == 401)
+            #expect(try await send(client, .get, "/metrics", token: reader).status == 200)
             #expect(try await send(client, .post, "/v1/query", insert, token: admin).status == 200)
         }
     }

@@ -102,17 +102,23 @@ enum TextStore {
         UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
     }
 
+    /// Entries and words added by one transaction.
+    struct Delta {
+        var entries = 0
+        var words = 0
+    }
+
+    /// Stores the term counts of written entries and adds their sizes to `stats`, by the
+    /// transaction of each entry.
     static func write(
         _ index: ExtensionDefinition,
         entries: [IndexedEntry],
         documents: [(terms: [[UInt8]], counts: [Int], length: Int)],
-        txID: TxID,
         _ txn: borrowing WriteTransaction,
-        _ table: Table
+        _ table: Table,
+        stats: inout [TxID: Delta]
     ) throws {
         let prefix = IndexStore.namePrefix(countsTag, index.name)
-        var added = 0
-        var words = 0
         for (entry, doc) in zip(entries, documents) {
             let key = prefix + EntryKey.encode(entry.key, validFrom: entry.validFrom, tx: entry.txID)
             guard key.count <= Key.lmdbKeyLimit else { continue }  // IndexStore.write refused it already
@@ -129,21 +135,33 @@ enum TextStore {
                 v.append(UInt8(n & 0xFF))
             }
             try Apply.put(txn, table, key, v)
-            added += 1
-            words += doc.length
+            stats[entry.txID, default: Delta()].entries += 1
+            stats[entry.txID, default: Delta()].words += doc.length
         }
-        guard added > 0 else { return }
-        let statsPrefix = IndexStore.namePrefix(statsTag, index.name)
+    }
+
+    /// Adds `deltas` to the running totals, in transaction order: each transaction's record
+    /// is the total up to it.
+    static func addStats(
+        _ name: String,
+        _ deltas: [TxID: Delta],
+        _ txn: borrowing WriteTransaction,
+        _ table: Table
+    ) throws {
+        let statsPrefix = IndexStore.namePrefix(statsTag, name)
         let c = try txn.cursor(table)
-        var (n, total) = try stats(c, statsPrefix, atMost: txID)
-        n += UInt64(added)
-        total += UInt64(words)
-        var key = statsPrefix
-        EntryKey.appendU64(txID, to: &key)
-        var v: [UInt8] = []
-        EntryKey.appendU64(n, to: &v)
-        EntryKey.appendU64(total, to: &v)
-        try Apply.put(txn, table, key, v)
+        for tx in deltas.keys.sorted() {
+            let d = deltas[tx]!
+            var (n, total) = try stats(c, statsPrefix, atMost: tx)
+            n += UInt64(d.entries)
+            total += UInt64(d.words)
+            var key = statsPrefix
+            EntryKey.appendU64(tx, to: &key)
+            var v: [UInt8] = []
+            EntryKey.appendU64(n, to: &v)
+            EntryKey.appendU64(total, to: &v)
+            try Apply.put(txn, table, key, v)
+        }
     }
 
     /// The running totals (entries, words) as of transaction `tx`.

@@ -88,7 +88,9 @@ enum Apply {
             }
         }
         for (i, index) in live.indexes.enumerated() where !toIndex[i].isEmpty && !redefined.contains(index.name) {
-            try updateIndex(index, toIndex[i], txn, tables, txID: txID, txTime: txTime, &work)
+            var stats: [TxID: TextStore.Delta] = [:]
+            try updateIndex(index, toIndex[i], txn, tables, txTime: txTime, &work, textStats: &stats)
+            if let table = tables.index, !stats.isEmpty { try TextStore.addStats(index.name, stats, txn, table) }
         }
         if !redefined.isEmpty {
             try rebuildIndexes(redefined, txn, tables, txID: txID, txTime: txTime, &work)
@@ -163,9 +165,9 @@ enum Apply {
         _ entries: [IndexedEntry],
         _ txn: borrowing WriteTransaction,
         _ tables: Tables,
-        txID: TxID,
         txTime: Instant,
-        _ work: inout CodeWork
+        _ work: inout CodeWork,
+        textStats: inout [TxID: TextStore.Delta]
     ) throws {
         guard let table = tables.index else {
             throw LLMDBError(.readOnly, "the index table is missing; open the database writable once to create it")
@@ -178,7 +180,7 @@ enum Apply {
                 return TextAnalyzer.document(doc, path: index.jsonPath)
             }
             try IndexStore.write(index, entries: entries, keys: documents.map(\.terms), txn, table)
-            try TextStore.write(index, entries: entries, documents: documents, txID: txID, txn, table)
+            try TextStore.write(index, entries: entries, documents: documents, txn, table, stats: &textStats)
             return
         }
         // Tombstones emit no keys but still replace an earlier record at the same entry key.
@@ -220,9 +222,12 @@ enum Apply {
             let start = EntryKey.prefix(Key(index.scope.prefix, partition: index.scope.partition))
             let c = try txn.cursor(tables.facts)
             var page: [IndexedEntry] = []
+            // Full-text statistics go to each entry's own transaction, written once all are
+            // known, so that as-of searches before the definition rank as they would have.
+            var stats: [TxID: TextStore.Delta] = [:]
             func flush() throws {
                 guard !page.isEmpty else { return }
-                try updateIndex(index, page, txn, tables, txID: txID, txTime: txTime, &work)
+                try updateIndex(index, page, txn, tables, txTime: txTime, &work, textStats: &stats)
                 page.removeAll(keepingCapacity: true)
             }
             var e = try start.withUnsafeBytes { try c.seek(atLeast: $0) }
@@ -236,6 +241,7 @@ enum Apply {
                 if page.count == 1024 { try flush() }
             }
             try flush()
+            if !stats.isEmpty { try TextStore.addStats(name, stats, txn, table) }
         }
     }
 
