@@ -11,6 +11,8 @@ echo "test: running the test suite" >&2
 swift test --skip-build
 echo "test: checking the example WebAssembly modules against the ABI with wasmtime (scripts/check-wasm-examples.sh)" >&2
 bash scripts/check-wasm-examples.sh
+echo "test: checking the server from outside: schemathesis against /openapi.json, the Python MCP client over stdio and HTTP, auth, bad input and faults (scripts/check-server.sh)" >&2
+SCHEMATHESIS_SEED=${SCHEMATHESIS_SEED:-20261125} bash scripts/check-server.sh
 echo "test: running the semantic suites again with internal invariant checks after every commit (-D LLMDB_INTERNAL_CHECKS)" >&2
 swift test --scratch-path .build-checks -Xswiftc -DLLMDB_INTERNAL_CHECKS \
     --filter 'ModelBasedTests|TimeSemanticsTests|BadInputTests|GroupCommitTests|EraseTests'

@@ -90,7 +90,14 @@ public final class AgentMemory: Sendable {
     public func remember(_ inputs: [MemoryInput], partition: PartitionID = 0) throws -> Commit {
         guard !inputs.isEmpty else { throw LLMDBError(.invalidArgument, "remember needs at least one memory") }
         var values: [(Key, Value, Instant?)] = []
+        var seen: Set<String> = []
         for (i, input) in inputs.enumerated() {
+            guard seen.insert(input.key).inserted else {
+                throw LLMDBError(
+                    .invalidArgument,
+                    "memory \(i): the key '\(input.key.prefix(80))' appears twice in one batch (the second would hide the first); nothing was written"
+                )
+            }
             do {
                 try Self.check(key: input.key)
                 try input.check()

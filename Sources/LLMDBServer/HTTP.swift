@@ -1,6 +1,7 @@
 import Dispatch
 import HTTPTypes
 public import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import LLMDB
 import LLMDBWasm
@@ -8,7 +9,9 @@ public import Logging
 import NIOCore
 import NIOSSL
 import Prometheus
+import ServiceLifecycle
 import Synchronization
+import UnixSignals
 
 /// How `llmdb serve` listens and whom it lets in.
 public struct ServerOptions: Sendable {
@@ -181,9 +184,11 @@ public final class HTTPFront: Sendable {
     static func json(_ status: Int, _ body: JSONValue) -> Response {
         var text = body.text
         text.append("\n")
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if status == 401 { headers[.wwwAuthenticate] = #"Bearer realm="llmdb""# }
         return Response(
             status: HTTPResponse.Status(code: status),
-            headers: [.contentType: "application/json"],
+            headers: headers,
             body: ResponseBody(byteBuffer: ByteBuffer(string: text))
         )
     }
@@ -336,6 +341,10 @@ public final class HTTPFront: Sendable {
         return router
     }
 
+    /// HTTP/1.1; a connection that sends nothing for 5 minutes is closed (half-sent requests
+    /// must not hold a slot for ever).
+    static let http1 = HTTP1Channel.Configuration(idleTimeout: .minutes(5))
+
     /// The Hummingbird application, TLS included when configured.
     public func application() throws -> some ApplicationProtocol {
         let config = ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: "llmdb")
@@ -362,8 +371,26 @@ extension HTTPFront {
     /// flight finish, and closes the MCP sessions.
     public func serve() async throws {
         let app = try application()
-        try await app.runService()  // graceful on SIGTERM and SIGINT
-        await mcp?.closeAll()
+        // Services shut down in reverse order: the MCP sessions first (their event streams
+        // would otherwise keep the server waiting), then the HTTP server, which lets the
+        // requests in flight finish. After 10 s, what is left is cancelled.
+        var config = ServiceGroupConfiguration(
+            services: [app, MCPCloser(sessions: mcp)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        config.maximumGracefulShutdownDuration = .seconds(10)
+        config.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: config).run()
+    }
+}
+
+/// Closes the MCP sessions when graceful shutdown begins.
+struct MCPCloser: ServiceLifecycle.Service {
+    let sessions: MCPSessions?
+    func run() async throws {
+        try? await gracefulShutdown()
+        await sessions?.closeAll()
     }
 }
 
@@ -377,14 +404,39 @@ struct JSONErrors<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let e as HTTPError {
-            let status = Int(e.status.code)
+            var status = Int(e.status.code)
+            var allowed: [String] = []
+            if status == 404 {
+                allowed = Self.methods(for: request.uri.path)
+                if !allowed.isEmpty { status = 405 }
+            }
             let code = status == 404 ? "not_found" : status == 405 ? "method_not_allowed" : "http_\(status)"
             let message =
                 status == 404
                 ? "no route \(request.method.rawValue) \(request.uri.path) (see /openapi.json)"
-                : (e.body ?? e.status.reasonPhrase)
-            return HTTPFront.json(status, APIError(status, code, message).body)
+                : status == 405
+                    ? "\(request.uri.path) takes \(allowed.joined(separator: ", ")), not \(request.method.rawValue)"
+                    : (e.body ?? e.status.reasonPhrase)
+            var response = HTTPFront.json(status, APIError(status, code, message).body)
+            if status == 405 { response.headers[.allow] = allowed.joined(separator: ", ") }
+            return response
         }
+    }
+
+    /// The methods routed at `path`, by matching it against every route's pattern.
+    static func methods(for path: String) -> [String] {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        var out: [String] = []
+        let fixed: [(String, String)] = [
+            ("GET", "/health"), ("GET", "/metrics"), ("GET", "/openapi.json"), ("POST", "/mcp"), ("GET", "/mcp"),
+            ("DELETE", "/mcp"),
+        ]
+        for (method, pattern) in Route.all.map({ ($0.method.rawValue, $0.path) }) + fixed {
+            let p = pattern.split(separator: "/", omittingEmptySubsequences: true)
+            guard p.count == parts.count else { continue }
+            if zip(p, parts).allSatisfy({ $0.hasPrefix(":") || $0 == $1 }), !out.contains(method) { out.append(method) }
+        }
+        return out
     }
 }
 

@@ -6,6 +6,7 @@ import LLMDB
 import Logging
 public import MCP
 import NIOCore
+import Synchronization
 
 /// The MCP tools: each is a service operation with the JSON schema of its REST route.
 public enum MCPTools {
@@ -156,6 +157,8 @@ public enum MCPTools {
         }
         await server.withMethodHandler(ListTools.self) { _ in .init(tools: list) }
         await server.withMethodHandler(CallTool.self) { params in
+            inFlight.add(1, ordering: .relaxed)
+            defer { inFlight.subtract(1, ordering: .relaxed) }
             guard let tool = tools.first(where: { $0.name == params.name }) else {
                 return .init(
                     content: [.text(text: "unknown tool '\(params.name)'", annotations: nil, _meta: nil)],
@@ -249,7 +252,17 @@ public enum MCPTools {
         let server = await server(service, principal: .local, version: version)
         try await server.start(transport: StdioTransport())
         await server.waitUntilCompleted()
+        // The input ended; requests already read run in their own tasks. Wait until no tool
+        // call has been running for a while, so every request read is answered.
+        var quiet = 0
+        while quiet < 5 {
+            try? await Task.sleep(for: .milliseconds(20))
+            quiet = inFlight.load(ordering: .relaxed) == 0 ? quiet + 1 : 0
+        }
     }
+
+    /// Tool calls running now.
+    static let inFlight = Atomic<Int>(0)
 }
 
 /// MCP over streamable HTTP at `/mcp`: one MCP session (server and transport) per

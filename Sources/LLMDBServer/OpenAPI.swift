@@ -15,6 +15,20 @@ public enum OpenAPI {
         (507, "The database is full"),
     ]
 
+    /// The bounds the server checks, where a JSON schema can say them.
+    static func tightened(_ schema: JSONValue, _ field: Route.Field) -> JSONValue {
+        guard case .object(var m) = schema else { return schema }
+        if field.required, m.contains(where: { $0.key == "type" && $0.value == "string" }) {
+            m.append(JSONMember("minLength", 1))
+        }
+        if field.name == "limit" { m.append(JSONMember("minimum", 1)) }
+        if field.name == "partition" {
+            m.append(JSONMember("minimum", 0))
+            m.append(JSONMember("maximum", .int(Int64(Key.systemPartition) - 1)))
+        }
+        return .object(m)
+    }
+
     /// Hummingbird's `:name` to OpenAPI's `{name}`.
     static func path(_ p: String) -> String {
         p.split(separator: "/", omittingEmptySubsequences: false).map {
@@ -40,7 +54,7 @@ public enum OpenAPI {
             if r.hasBody {
                 var props: [JSONMember] = []
                 for field in r.fields {
-                    var schema = field.type.schema
+                    var schema = Self.tightened(field.type.schema, field)
                     if !field.doc.isEmpty, case .object(var m) = schema {
                         m.removeAll { $0.key == "description" }
                         m.append(JSONMember("description", .string(field.doc)))
@@ -67,7 +81,7 @@ public enum OpenAPI {
                         JSONMember("name", .string(field.name)),
                         JSONMember("in", "query"),
                         JSONMember("required", .bool(field.required)),
-                        JSONMember("schema", field.type.querySchema),
+                        JSONMember("schema", Self.tightened(field.type.querySchema, field)),
                     ]
                     if !field.doc.isEmpty { m.append(JSONMember("description", .string(field.doc))) }
                     parameters.append(.object(m))
@@ -107,24 +121,26 @@ public enum OpenAPI {
             order.append(p)
             let type = p == "/metrics" ? "text/plain" : "application/json"
             let schema: JSONValue = p == "/metrics" ? ["type": "string"] : ["type": "object"]
-            paths[p] = [
-                JSONMember(
-                    "get",
-                    [
-                        "operationId": .string(id),
-                        "summary": .string(summary),
-                        "tags": ["operations"],
-                        "security": [],
-                        "responses": [
-                            "200": ["description": "OK", "content": .object([JSONMember(type, ["schema": schema])])],
-                            "503": [
-                                "description": "Shutting down",
-                                "content": ["application/json": ["schema": ["$ref": "#/components/schemas/Error"]]],
-                            ],
-                        ],
-                    ]
-                )
+            let error: JSONValue = ["application/json": ["schema": ["$ref": "#/components/schemas/Error"]]]
+            var responses: [JSONMember] = [
+                JSONMember("200", ["description": "OK", "content": .object([JSONMember(type, ["schema": schema])])]),
+                JSONMember("503", ["description": "Shutting down", "content": error]),
             ]
+            var op: [JSONMember] = [
+                JSONMember("operationId", .string(id)),
+                JSONMember("summary", .string(summary)),
+                JSONMember("tags", ["operations"]),
+            ]
+            if p == "/metrics" {
+                // Metrics need a key whenever requests do.
+                responses.append(
+                    JSONMember("401", ["description": "No API key, or an unknown or revoked one", "content": error])
+                )
+            } else {
+                op.append(JSONMember("security", []))
+            }
+            op.append(JSONMember("responses", .object(responses)))
+            paths[p] = [JSONMember("get", .object(op))]
         }
         let errorSchema: JSONValue = [
             "type": "object",

@@ -689,6 +689,10 @@ public final class Service: Sendable {
     public func asOf(_ a: Args, _ p: Principal) throws -> JSONValue {
         try a.only(["tx", "tx_time", "prefix", "partition", "valid_at", "limit", "cursor"])
         guard a.has("tx") || a.has("tx_time") else { throw APIError.bad("'tx' (or 'tx_time') is required") }
+        if let t = try a.int("tx") {
+            let latest = try db.read { $0.txID }
+            guard t <= latest else { throw APIError.bad("there is no transaction \(t): the latest is \(latest)") }
+        }
         let prefix = try namespace(a, p, field: "prefix") ?? "agent:"
         try p.require(.read)
         let r = try memory.asOf(
