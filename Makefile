@@ -1,6 +1,6 @@
 # LLMDB benchmark targets.
 #   make baselines     build the C baselines into Benchmarks/baselines/bin/
-#   make bench         baselines + Swift llmdb-bench + driver, then bench-wasm, bench-docs and bench-lql (SCALE=0.01 make bench for a quick run)
+#   make bench         baselines + Swift llmdb-bench + driver, then bench-wasm, bench-docs, bench-lql and bench-server (SCALE=0.01 make bench for a quick run)
 #   make bench-quick   same as bench with SCALE=0.02
 #   make bench-wasm    the WebAssembly benchmark of issue 3: Swift llmdb-wasm-bench + scripts/bench_wasm.py
 #                      (1,000,000 × SCALE records; wasmtime in a venv under .build/venv-wasmtime if it installs)
@@ -8,6 +8,10 @@
 #                      (100,000 × SCALE documents) into bench-out/docs.md
 #   make bench-lql     the LQL benchmark of issue 5: Swift llmdb-lql-bench + sqlite_lql + scripts/bench_lql.py
 #                      (100,000 × SCALE documents, at least 2,000) into bench-out/lql.md
+#   make bench-server  the server benchmark of issue 6: `llmdb serve` (release, built in .build-bench) driven by
+#                      wrk (installed with apt-get if missing) beside the in-process calls of llmdb-server-bench,
+#                      scripts/bench_server.py (100,000 × SCALE memories and facts, at least 2,000) into
+#                      bench-out/server.md
 
 SCALE ?= 1
 CC ?= cc
@@ -25,7 +29,11 @@ DOC_ROUNDS ?= 5
 LQL_DOCS ?= $(shell python3 -c "print(max(2000, round(100000 * $(SCALE))))")
 LQL_ROUNDS ?= 5
 
-.PHONY: baselines bench bench-quick bench-wasm bench-docs bench-lql baseline-deps baselines-clean
+SERVER_MEMORIES ?= $(shell python3 -c "print(max(2000, round(100000 * $(SCALE))))")
+SERVER_SECONDS ?= $(shell python3 -c "print(max(1, round(5 * min(1, $(SCALE)))))")
+SERVER_ROUNDS ?= 3
+
+.PHONY: baselines bench bench-quick bench-wasm bench-docs bench-lql bench-server wrk-dep baseline-deps baselines-clean
 
 baselines: $(BASELINE_BIN)/lmdb_raw $(BASELINE_BIN)/sqlite_bitemporal $(BASELINE_BIN)/sqlite_json $(BASELINE_BIN)/sqlite_lql
 
@@ -57,6 +65,7 @@ bench: baselines
 	$(MAKE) bench-wasm SCALE=$(SCALE)
 	$(MAKE) bench-docs SCALE=$(SCALE)
 	$(MAKE) bench-lql SCALE=$(SCALE)
+	$(MAKE) bench-server SCALE=$(SCALE)
 
 bench-wasm:
 	swift build -c release --package-path Benchmarks --product llmdb-wasm-bench
@@ -69,6 +78,15 @@ bench-docs: $(BASELINE_BIN)/sqlite_json
 bench-lql: $(BASELINE_BIN)/sqlite_lql
 	swift build -c release --package-path Benchmarks --product llmdb-lql-bench
 	python3 scripts/bench_lql.py --no-build --docs $(LQL_DOCS) --rounds $(LQL_ROUNDS) --out bench-out/lql.md
+
+wrk-dep:
+	@command -v wrk >/dev/null || { echo "wrk not found; installing it via apt-get"; $(SUDO) apt-get install -y wrk; }
+
+bench-server: wrk-dep
+	swift build -c release --product llmdb --scratch-path .build-bench
+	swift build -c release --package-path Benchmarks --product llmdb-server-bench
+	python3 scripts/bench_server.py --no-build --memories $(SERVER_MEMORIES) --facts $(SERVER_MEMORIES) \
+	  --seconds $(SERVER_SECONDS) --rounds $(SERVER_ROUNDS) --out bench-out/server.md
 
 bench-quick:
 	$(MAKE) bench SCALE=0.02

@@ -1,7 +1,7 @@
 // swift-tools-version:6.2
 // The LLMDB benchmarks: a sibling package, built in release by `make bench` (llmdb-bench),
-// `make bench-wasm` (llmdb-wasm-bench), `make bench-docs` (llmdb-doc-bench) and `make bench-lql`
-// (llmdb-lql-bench).
+// `make bench-wasm` (llmdb-wasm-bench), `make bench-docs` (llmdb-doc-bench), `make bench-lql`
+// (llmdb-lql-bench) and `make bench-server` (llmdb-server-bench).
 import Foundation
 import PackageDescription
 
@@ -50,6 +50,17 @@ let package = Package(
                 .product(name: "LLMDB", package: rootIdentity),
                 .product(name: "LLMDBDocuments", package: rootIdentity),
                 .product(name: "LLMDBQuery", package: rootIdentity),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-Ounchecked"])]
+        ),
+        // The server benchmark of issue 6, its in-process reference (`make bench-server`,
+        // scripts/bench_server.py, which drives `llmdb serve` with wrk beside it).
+        .executableTarget(
+            name: "llmdb-server-bench",
+            dependencies: [
+                "BenchSupport",
+                .product(name: "LLMDB", package: rootIdentity),
+                .product(name: "LLMDBMemory", package: rootIdentity),
             ],
             swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-Ounchecked"])]
         ),
