@@ -128,7 +128,9 @@ public final class HTTPFront: Sendable {
     public let options: ServerOptions
     let metrics = ServerMetrics()
     let inFlight = Atomic<Int>(0)
-    let queue = DispatchQueue(label: "llmdb.requests", attributes: .concurrent)
+    /// Whether any API key exists, re-read at most once a second (keys made by `llmdb key
+    /// create` in another process count within a second).
+    let keysCache = Mutex<(exists: Bool, checked: ContinuousClock.Instant?)>((false, nil))
     let logger: Logger
     public let mcp: MCPSessions?
 
@@ -170,7 +172,7 @@ public final class HTTPFront: Sendable {
             }
             return p
         }
-        let keysExist = try APIKeys.any(service.db)
+        let keysExist = try keysExist()
         if options.requireAuth || !options.isLoopback || keysExist {
             throw APIError(
                 401,
@@ -179,6 +181,19 @@ public final class HTTPFront: Sendable {
             )
         }
         return .local
+    }
+
+    func keysExist() throws -> Bool {
+        let now = ContinuousClock.now
+        if let cached = keysCache.withLock({ c -> Bool? in
+            guard let t = c.checked, now - t < .seconds(1) else { return nil }
+            return c.exists
+        }) {
+            return cached
+        }
+        let exists = try APIKeys.any(service.db)
+        keysCache.withLock { $0 = (exists, now) }
+        return exists
     }
 
     static func json(_ status: Int, _ body: JSONValue) -> Response {
@@ -193,11 +208,9 @@ public final class HTTPFront: Sendable {
         )
     }
 
-    /// Runs blocking database work off the event loops.
+    /// Runs blocking database work off the event loops and the cooperative threads.
     func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { c in
-            queue.async { c.resume(with: Result { try body() }) }
-        }
+        try await BlockingPool.shared.run(body)
     }
 
     func handle(_ route: Route, _ request: Request, _ context: BasicRequestContext) async -> Response {

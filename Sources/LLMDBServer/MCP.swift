@@ -225,13 +225,9 @@ public enum MCPTools {
         return server
     }
 
-    static let queue = DispatchQueue(label: "llmdb.mcp", attributes: .concurrent)
-
     /// Runs blocking database work off Swift's cooperative threads.
     static func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { c in
-            queue.async { c.resume(with: Result { try body() }) }
-        }
+        try await BlockingPool.shared.run(body)
     }
 
     /// Collections with a schema (from `_meta/schema/{collection}/…`).
@@ -332,6 +328,7 @@ public actor MCPSessions {
     }
 
     func route(_ request: MCP.HTTPRequest, principal: Principal) async -> MCP.HTTPResponse {
+        expire()
         let id = request.header(HTTPHeaderName.sessionID)
         if let id, var session = sessions[id] {
             guard session.principal == principal.id else {
@@ -346,7 +343,6 @@ public actor MCPSessions {
         if request.method.uppercased() == "POST", let body = request.body,
             (try? JSONValue(parsing: Array(body)))?["method"] == .string("initialize")
         {
-            expire()
             guard sessions.count < maxSessions else {
                 return .error(statusCode: 503, .internalError("too many MCP sessions; close some (DELETE /mcp)"))
             }
@@ -373,10 +369,12 @@ public actor MCPSessions {
         )
     }
 
-    /// Drops sessions idle for an hour.
+    /// Drops sessions idle for 30 minutes (checked on every request). The MCP SDK keeps
+    /// every event a session sent (for resumption), so a session's memory grows with its
+    /// calls until it ends.
     func expire() {
         let now = ContinuousClock.now
-        for (id, s) in sessions where now - s.lastUsed > .seconds(3600) {
+        for (id, s) in sessions where now - s.lastUsed > .seconds(1800) {
             sessions[id] = nil
             Task { await s.transport.disconnect() }
         }

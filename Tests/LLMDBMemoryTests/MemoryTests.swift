@@ -258,3 +258,15 @@ struct SplitMix {
         return z ^ (z >> 31)
     }
 }
+
+@Suite("Text analysis")
+struct TextAnalyzerTests {
+    @Test("words are lower-cased runs of letters and digits; one-letter words, stop words and long words are dropped")
+    func words() {
+        #expect(TextAnalyzer.words("The JWT-token's TTL is 300s; a b C") == ["jwt", "token", "ttl", "300s"])
+        #expect(TextAnalyzer.words("Ünïcode STRASSE naïve 東京 Ωmega") == ["ünïcode", "strasse", "naïve", "東京", "ωmega"])
+        #expect(TextAnalyzer.words(String(repeating: "x", count: 65) + " ok") == ["ok"])
+        #expect(TextAnalyzer.words("") == [])
+        #expect(TextAnalyzer.words("émoji 🙂 ok") == ["émoji", "ok"])
+    }
+}

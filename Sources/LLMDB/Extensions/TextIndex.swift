@@ -19,36 +19,65 @@ public enum TextAnalyzer {
     /// The words of `text`, in order, repeats included.
     public static func words(_ text: String) -> [String] {
         var out: [String] = []
-        words(text) { out.append($0) }
+        var buffer: [UInt8] = []
+        words(text, &buffer) { out.append(String(decoding: $0, as: UTF8.self)) }
         return out
     }
 
-    static func words(_ text: String, _ body: (String) -> Void) {
-        var word = String.UnicodeScalarView()
-        func flush() {
-            if word.count > 1 {
-                let w = String(word)
-                if w.utf8.count <= maxWordBytes && !stopWords.contains(w) { body(w) }
+    static let stopBytes: Set<[UInt8]> = Set(stopWords.map { Array($0.utf8) })
+    static let maxStopWordBytes = stopWords.map(\.utf8.count).max() ?? 0
+
+    /// Calls `body` with each word of `text` as lower-case UTF-8 in `buffer` (reused).
+    /// ASCII is handled byte by byte; other scalars by their Unicode properties.
+    static func words(_ text: String, _ buffer: inout [UInt8], _ body: ([UInt8]) -> Void) {
+        var text = text
+        buffer.removeAll(keepingCapacity: true)
+        var scalars = 0
+        func flush(_ buffer: inout [UInt8]) {
+            if scalars > 1 && buffer.count <= maxWordBytes
+                && (buffer.count > maxStopWordBytes || !stopBytes.contains(buffer))
+            {
+                body(buffer)
             }
-            word.removeAll(keepingCapacity: true)
+            buffer.removeAll(keepingCapacity: true)
+            scalars = 0
         }
-        for s in text.unicodeScalars {
-            if s.value < 0x80 {
-                let c = UInt8(s.value)
-                if c >= 0x61 && c <= 0x7A || c >= 0x30 && c <= 0x39 {
-                    word.append(s)
-                } else if c >= 0x41 && c <= 0x5A {
-                    word.append(Unicode.Scalar(c + 0x20))
-                } else {
-                    flush()
+        text.withUTF8 { utf8 in
+            var i = 0
+            let n = utf8.count
+            while i < n {
+                let c = utf8[i]
+                if c < 0x80 {
+                    if c >= 0x61 && c <= 0x7A || c >= 0x30 && c <= 0x39 {
+                        buffer.append(c)
+                        scalars += 1
+                    } else if c >= 0x41 && c <= 0x5A {
+                        buffer.append(c + 0x20)
+                        scalars += 1
+                    } else {
+                        flush(&buffer)
+                    }
+                    i += 1
+                    continue
                 }
-            } else if s.properties.isAlphabetic || s.properties.numericType != nil {
-                word.append(contentsOf: s.properties.lowercaseMapping.unicodeScalars)
-            } else {
-                flush()
+                // A multi-byte scalar (the input is valid UTF-8: it is a String).
+                let length = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2
+                var value = UInt32(c) & (length == 2 ? 0x1F : length == 3 ? 0x0F : 0x07)
+                for j in 1..<length where i + j < n { value = value << 6 | UInt32(utf8[i + j] & 0x3F) }
+                i += length
+                guard let scalar = Unicode.Scalar(value) else {
+                    flush(&buffer)
+                    continue
+                }
+                if scalar.properties.isAlphabetic || scalar.properties.numericType != nil {
+                    buffer.append(contentsOf: scalar.properties.lowercaseMapping.utf8)
+                    scalars += 1
+                } else {
+                    flush(&buffer)
+                }
             }
         }
-        flush()
+        flush(&buffer)
     }
 
     /// Every string in `value` (object member names excluded), depth first.
@@ -68,19 +97,20 @@ public enum TextAnalyzer {
     /// The distinct words of the strings of `doc` (under `path`, when given) in byte order,
     /// each with its count, and the number of words in all.
     static func document(_ doc: JSONValue, path: String?) -> (terms: [[UInt8]], counts: [Int], length: Int) {
-        var counts: [String: Int] = [:]
+        var counts: [[UInt8]: Int] = [:]
         var length = 0
+        var buffer: [UInt8] = []
         let roots = path.map { JSONIndexKey.values(doc, path: $0.split(separator: ".").map(String.init)[...]) } ?? [doc]
         for root in roots {
             strings(root) { s in
-                words(s) { w in
+                words(s, &buffer) { w in
                     counts[w, default: 0] += 1
                     length += 1
                 }
             }
         }
-        let sorted = counts.map { (Array($0.key.utf8), $0.value) }.sorted { $0.0.lexicographicallyPrecedes($1.0) }
-        return (sorted.map(\.0), sorted.map(\.1), length)
+        let sorted = counts.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        return (sorted.map(\.key), sorted.map(\.value), length)
     }
 }
 
@@ -256,98 +286,132 @@ extension Snapshot {
             let p = EntryKey.keyPrefix(Key(scope.prefix, partition: scope.partition))
             scopePrefix = Array(p.dropLast(2))  // without the key terminator: a prefix of keys
         }
+        // Candidates hold bytes borrowed from the read transaction (valid until it ends):
+        // the entry key and value of the version in effect, its word list and its counts.
         struct Candidate {
-            var entryKey: [UInt8]
-            var record: [UInt8]
-            var counts: [UInt8]
+            var entryKey: UnsafeRawBufferPointer
+            var value: UnsafeRawBufferPointer
+            var record: UnsafeRawBufferPointer
+            var counts: UnsafeRawBufferPointer
             var score: Double
         }
-        var resolved: [[UInt8]: Candidate?] = [:]
+        var candidates: [Candidate] = []
+        var seen = BorrowedKeyTable()
         let entryPrefix = IndexStore.namePrefix(IndexStore.entryTag, name)
         let countsPrefix = IndexStore.namePrefix(TextStore.countsTag, name)
         let postings = try tx.cursor(table)
         var probe = [UInt8](repeating: 0, count: 512)
         var recordKey: [UInt8] = []
+        var keys: [UnsafeRawBufferPointer] = []
         for term in terms {
-            let prefix = IndexStore.postingPrefix(name, Array(term.utf8))
-            var keys: [[UInt8]] = []
+            let termBytes = Array(term.utf8)
+            let prefix = IndexStore.postingPrefix(name, termBytes)
+            keys.removeAll(keepingCapacity: true)
             var e = try prefix.withUnsafeBytes { try postings.seek(atLeast: $0) }
             while let posting = e, EntryKey.hasPrefix(posting.key, prefix) {
                 e = try postings.next()
                 guard posting.value.count == 8, EntryKey.readU64(posting.value, at: 0) <= txID else { continue }
-                keys.append(Array(posting.key[prefix.count...]))
+                keys.append(UnsafeRawBufferPointer(rebasing: posting.key[prefix.count...]))
             }
             if keys.isEmpty { continue }
             let df = Double(keys.count)
             let idf = log(1 + (count - df + 0.5) / (df + 0.5))
-            let termBytes = Array(term.utf8)
             for keyPart in keys {
-                if let scopePrefix, !keyPart.starts(with: scopePrefix) { continue }
-                if resolved[keyPart] == nil {
-                    guard keyPart.count + 16 <= probe.count else {
-                        resolved[keyPart] = .some(nil)
-                        continue
-                    }
-                    let hit = try probe.withUnsafeMutableBytes { p -> Cursor.Entry? in
-                        p.copyBytes(from: keyPart)
-                        return try Self.asOf(
-                            cursor,
-                            keyPart: UnsafeRawBufferPointer(rebasing: p[0..<keyPart.count]),
-                            probe: UnsafeMutableRawBufferPointer(rebasing: p[0..<(keyPart.count + 16)]),
-                            validTime: validTime,
-                            tx: txID
-                        )
-                    }
-                    var candidate: Candidate? = nil
-                    if let hit, let tag = hit.value.first, tag != ValueTag.tombstone.rawValue {
-                        let entryKey = Array(hit.key)
-                        recordKey = entryPrefix + entryKey
-                        if let record = try recordKey.withUnsafeBytes({ try tx.get(table, $0) }) {
-                            recordKey = countsPrefix + entryKey
-                            if let counts = try recordKey.withUnsafeBytes({ try tx.get(table, $0) }), counts.count >= 4
-                            {
-                                candidate = Candidate(
-                                    entryKey: entryKey,
-                                    record: Array(record),
-                                    counts: Array(counts),
-                                    score: 0
-                                )
+                if let scopePrefix,
+                    keyPart.count < scopePrefix.count
+                        || !scopePrefix.withUnsafeBytes({ memcmpEqual($0, keyPart, count: scopePrefix.count) })
+                {
+                    continue
+                }
+                let hash = BorrowedKeyTable.hash(keyPart)
+                var index: Int32
+                if let found = seen.find(keyPart, hash: hash) {
+                    index = found
+                } else {
+                    index = -1
+                    if keyPart.count + 16 <= probe.count {
+                        let hit = try probe.withUnsafeMutableBytes { p -> Cursor.Entry? in
+                            p.copyMemory(from: keyPart)
+                            return try Self.asOf(
+                                cursor,
+                                keyPart: keyPart,
+                                probe: UnsafeMutableRawBufferPointer(rebasing: p[0..<(keyPart.count + 16)]),
+                                validTime: validTime,
+                                tx: txID
+                            )
+                        }
+                        if let hit, let tag = hit.value.first, tag != ValueTag.tombstone.rawValue {
+                            recordKey.removeAll(keepingCapacity: true)
+                            recordKey.append(contentsOf: entryPrefix)
+                            recordKey.append(contentsOf: hit.key)
+                            if let record = try recordKey.withUnsafeBytes({ try tx.get(table, $0) }) {
+                                recordKey.removeAll(keepingCapacity: true)
+                                recordKey.append(contentsOf: countsPrefix)
+                                recordKey.append(contentsOf: hit.key)
+                                if let counts = try recordKey.withUnsafeBytes({ try tx.get(table, $0) }),
+                                    counts.count >= 4
+                                {
+                                    index = Int32(candidates.count)
+                                    candidates.append(
+                                        Candidate(
+                                            entryKey: hit.key,
+                                            value: hit.value,
+                                            record: record,
+                                            counts: counts,
+                                            score: 0
+                                        )
+                                    )
+                                }
                             }
                         }
                     }
-                    resolved[keyPart] = .some(candidate)
+                    seen.insert(keyPart, hash: hash, value: index)
                 }
-                guard var c = resolved[keyPart] ?? nil else { continue }
-                guard let position = Self.position(of: termBytes, in: c.record) else { continue }
+                guard index >= 0 else { continue }
+                let c = candidates[Int(index)]
+                guard let position = termBytes.withUnsafeBytes({ Self.position(of: $0, in: c.record) }) else {
+                    continue
+                }
                 let at = 4 + 2 * position
                 guard at + 2 <= c.counts.count else { continue }
                 let tf = Double(UInt16(c.counts[at]) << 8 | UInt16(c.counts[at + 1]))
-                let length = Double(TextStore.u32(c.counts, at: 0))
-                c.score +=
+                let length = Double(
+                    UInt32(c.counts[0]) << 24 | UInt32(c.counts[1]) << 16 | UInt32(c.counts[2]) << 8
+                        | UInt32(c.counts[3])
+                )
+                candidates[Int(index)].score +=
                     idf * tf * (options.k1 + 1) / (tf + options.k1 * (1 - options.b + options.b * length / avgLength))
-                resolved[keyPart] = .some(c)
             }
         }
-        var ranked: [(bound: Double, bm25: Double, recency: Double, entryKey: [UInt8])] = []
-        for case let c? in resolved.values where c.score > 0 {
+        var ranked: [(bound: Double, bm25: Double, recency: Double, index: Int)] = []
+        ranked.reserveCapacity(candidates.count)
+        let weightBound = max(options.maxWeight, 1e-9)
+        for (i, c) in candidates.enumerated() where c.score > 0 {
             var recency = 1.0
             if options.recencyWeight > 0 {
-                let validFrom = c.entryKey.withUnsafeBytes { EntryKey.times($0).validFrom }
+                let validFrom = EntryKey.times(c.entryKey).validFrom
                 let age = max(0, Double(validTime.microseconds - validFrom.microseconds) / 1_000_000)
                 recency = 1 + options.recencyWeight * Foundation.exp2(-age / max(1, options.recencyHalfLife))
             }
-            ranked.append((c.score * recency * max(options.maxWeight, 1e-9), c.score, recency, c.entryKey))
+            ranked.append((c.score * recency * weightBound, c.score, recency, i))
         }
-        ranked.sort {
-            $0.bound > $1.bound || ($0.bound == $1.bound && $0.entryKey.lexicographicallyPrecedes($1.entryKey))
+        func before(
+            _ a: (bound: Double, bm25: Double, recency: Double, index: Int),
+            _ b: (bound: Double, bm25: Double, recency: Double, index: Int)
+        ) -> Bool {
+            if a.bound != b.bound { return a.bound > b.bound }
+            let x = candidates[a.index].entryKey
+            let y = candidates[b.index].entryKey
+            let n = min(x.count, y.count)
+            let r = memcmp(x.baseAddress!, y.baseAddress!, n)
+            return r != 0 ? r < 0 : x.count < y.count
         }
+        ranked.sort(by: before)
         var best: [TextHit] = []
         for r in ranked {
             if best.count >= options.limit, let worst = best.last, r.bound < worst.score { break }
-            guard let stored = try r.entryKey.withUnsafeBytes({ try tx.get(db.facts, $0) }),
-                let d = r.entryKey.withUnsafeBytes({ EntryKey.decode($0) }),
-                let value = try Value.decode(stored: stored)
-            else { continue }
+            let c = candidates[r.index]
+            guard let d = EntryKey.decode(c.entryKey), let value = try Value.decode(stored: c.value) else { continue }
             let fact = Fact(
                 key: d.key,
                 value: value,
@@ -370,14 +434,18 @@ extension Snapshot {
     }
 
     /// The index of `word` among the words of an entry record (stored in byte order).
-    static func position(of word: [UInt8], in record: [UInt8]) -> Int? {
+    static func position(of word: UnsafeRawBufferPointer, in record: UnsafeRawBufferPointer) -> Int? {
         var i = 0
         var n = 0
         while i + 4 <= record.count {
-            let len = Int(TextStore.u32(record, at: i))
+            let len = Int(UInt32(bigEndian: record.loadUnaligned(fromByteOffset: i, as: UInt32.self)))
             i += 4
             guard i + len <= record.count else { return nil }
-            if len == word.count && record[i..<(i + len)].elementsEqual(word) { return n }
+            if len == word.count
+                && memcmpEqual(UnsafeRawBufferPointer(rebasing: record[i..<(i + len)]), word, count: len)
+            {
+                return n
+            }
             i += len
             n += 1
         }
@@ -395,5 +463,55 @@ extension Database {
         _ options: TextSearch = TextSearch()
     ) throws -> [TextHit] {
         try read(validAt: validAt, tx: tx) { try $0.search(text: index, query: query, options) }
+    }
+}
+
+/// A set of byte strings borrowed from a read transaction, each with a value: open
+/// addressing over FNV-1a hashes, no copies of the keys.
+struct BorrowedKeyTable {
+    private var buckets = [Int32](repeating: -1, count: 1024)
+    private var keys: [UnsafeRawBufferPointer] = []
+    private var hashes: [UInt64] = []
+    private var values: [Int32] = []
+
+    static func hash(_ k: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in k {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01B3
+        }
+        return h
+    }
+
+    func find(_ k: UnsafeRawBufferPointer, hash: UInt64) -> Int32? {
+        let mask = buckets.count - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let slot = buckets[i]
+            if slot < 0 { return nil }
+            let s = Int(slot)
+            if hashes[s] == hash, keys[s].count == k.count, memcmpEqual(keys[s], k, count: k.count) { return values[s] }
+            i = (i + 1) & mask
+        }
+    }
+
+    mutating func insert(_ k: UnsafeRawBufferPointer, hash: UInt64, value: Int32) {
+        if (keys.count + 1) * 2 > buckets.count { grow() }
+        keys.append(k)
+        hashes.append(hash)
+        values.append(value)
+        place(Int32(keys.count - 1))
+    }
+
+    private mutating func place(_ slot: Int32) {
+        let mask = buckets.count - 1
+        var i = Int(truncatingIfNeeded: hashes[Int(slot)]) & mask
+        while buckets[i] >= 0 { i = (i + 1) & mask }
+        buckets[i] = slot
+    }
+
+    private mutating func grow() {
+        buckets = [Int32](repeating: -1, count: buckets.count * 2)
+        for s in keys.indices { place(Int32(s)) }
     }
 }
