@@ -32,6 +32,7 @@ LQL_ROUNDS ?= 5
 SERVER_MEMORIES ?= $(shell python3 -c "print(max(2000, round(100000 * $(SCALE))))")
 SERVER_SECONDS ?= $(shell python3 -c "print(max(1, round(5 * min(1, $(SCALE)))))")
 SERVER_ROUNDS ?= 3
+SERVER_BATCH ?= 5000
 
 .PHONY: baselines bench bench-quick bench-wasm bench-docs bench-lql bench-server wrk-dep baseline-deps baselines-clean
 
@@ -86,7 +87,7 @@ bench-server: wrk-dep
 	swift build -c release --product llmdb --scratch-path .build-bench
 	swift build -c release --package-path Benchmarks --product llmdb-server-bench
 	python3 scripts/bench_server.py --no-build --memories $(SERVER_MEMORIES) --facts $(SERVER_MEMORIES) \
-	  --seconds $(SERVER_SECONDS) --rounds $(SERVER_ROUNDS) --out bench-out/server.md
+	  --seconds $(SERVER_SECONDS) --rounds $(SERVER_ROUNDS) --batch $(SERVER_BATCH) --out bench-out/server.md
 
 bench-quick:
 	$(MAKE) bench SCALE=0.02

@@ -528,7 +528,7 @@ def main():
     ap.add_argument("--queries", type=int, default=1000, help="distinct recall queries (default 1000)")
     ap.add_argument("--seconds", type=int, default=5, help="length of each load, seconds (default 5)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds; each figure is the median (default 3)")
-    ap.add_argument("--batch", type=int, default=1000, help="memories per remember request (default 1000)")
+    ap.add_argument("--batch", type=int, default=5000, help="memories per remember request (default 5000)")
     ap.add_argument("--get-connections", type=int, default=16)
     ap.add_argument("--put-connections", type=int, default=16)
     ap.add_argument("--recall-connections", type=int, default=2)

@@ -188,12 +188,15 @@ enum IndexStore {
 
     /// Records the index keys of written entries: for each entry, its record (replacing an
     /// earlier one at the same entry key) and a posting per key.
+    /// `extra`, when given, returns bytes appended to the posting value of an entry's index
+    /// key (by entry and key position): full-text indexes keep the writer's term count there.
     static func write(
         _ index: ExtensionDefinition,
         entries: [IndexedEntry],
         keys: [[[UInt8]]],
         _ txn: borrowing WriteTransaction,
-        _ table: Table
+        _ table: Table,
+        extra: ((Int, Int) -> [UInt8])? = nil
     ) throws {
         guard keys.count == entries.count else {
             throw LLMDBError(
@@ -202,7 +205,7 @@ enum IndexStore {
             )
         }
         let entryPrefix = namePrefix(entryTag, index.name)
-        for (entry, emitted) in zip(entries, keys) {
+        for (entryIndex, (entry, emitted)) in zip(entries, keys).enumerated() {
             let recordKey = entryPrefix + EntryKey.encode(entry.key, validFrom: entry.validFrom, tx: entry.txID)
             if recordKey.count <= Key.lmdbKeyLimit {
                 _ = try recordKey.withUnsafeBytes { try txn.delete(table, $0) }
@@ -223,14 +226,16 @@ enum IndexStore {
             }
             try Apply.put(txn, table, recordKey, encodeKeys(emitted))
             let keyPart = EntryKey.keyPrefix(entry.key)
-            for k in Set(emitted) {
+            var done: Set<[UInt8]> = []
+            for (keyIndex, k) in emitted.enumerated() where done.insert(k).inserted {
                 let posting = postingPrefix(index.name, k) + keyPart
                 var tx = entry.txID
-                if let old = try posting.withUnsafeBytes({ try txn.get(table, $0) }), old.count == 8 {
+                if let old = try posting.withUnsafeBytes({ try txn.get(table, $0) }), old.count >= 8 {
                     tx = min(tx, EntryKey.readU64(old, at: 0))
                 }
                 var v: [UInt8] = []
                 EntryKey.appendU64(tx, to: &v)
+                if let extra { v += extra(entryIndex, keyIndex) }
                 try Apply.put(txn, table, posting, v)
             }
         }

@@ -132,6 +132,20 @@ enum TextStore {
         UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
     }
 
+    /// The bytes after a full-text posting's smallest tx: the writing entry's
+    /// `[valid_from bits u64][tx u64][count u16][length u32]`.
+    static func postingExtra(_ entry: IndexedEntry, count: Int, length: Int) -> [UInt8] {
+        var v: [UInt8] = []
+        v.reserveCapacity(22)
+        EntryKey.appendU64(EntryKey.timeBits(entry.validFrom), to: &v)
+        EntryKey.appendU64(entry.txID, to: &v)
+        let c = UInt16(clamping: count)
+        v.append(UInt8(c >> 8))
+        v.append(UInt8(c & 0xFF))
+        EntryKey.appendU32(UInt32(clamping: length), to: &v)
+        return v
+    }
+
     /// Entries and words added by one transaction.
     struct Delta {
         var entries = 0
@@ -291,8 +305,10 @@ extension Snapshot {
         struct Candidate {
             var entryKey: UnsafeRawBufferPointer
             var value: UnsafeRawBufferPointer
-            var record: UnsafeRawBufferPointer
-            var counts: UnsafeRawBufferPointer
+            /// The entry's word list and counts, read only when a posting was written by
+            /// another version than the one in effect.
+            var record: UnsafeRawBufferPointer?
+            var counts: UnsafeRawBufferPointer?
             var score: Double
         }
         var candidates: [Candidate] = []
@@ -302,7 +318,7 @@ extension Snapshot {
         let postings = try tx.cursor(table)
         var probe = [UInt8](repeating: 0, count: 512)
         var recordKey: [UInt8] = []
-        var keys: [UnsafeRawBufferPointer] = []
+        var keys: [(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)] = []
         for term in terms {
             let termBytes = Array(term.utf8)
             let prefix = IndexStore.postingPrefix(name, termBytes)
@@ -310,13 +326,13 @@ extension Snapshot {
             var e = try prefix.withUnsafeBytes { try postings.seek(atLeast: $0) }
             while let posting = e, EntryKey.hasPrefix(posting.key, prefix) {
                 e = try postings.next()
-                guard posting.value.count == 8, EntryKey.readU64(posting.value, at: 0) <= txID else { continue }
-                keys.append(UnsafeRawBufferPointer(rebasing: posting.key[prefix.count...]))
+                guard posting.value.count >= 8, EntryKey.readU64(posting.value, at: 0) <= txID else { continue }
+                keys.append((UnsafeRawBufferPointer(rebasing: posting.key[prefix.count...]), posting.value))
             }
             if keys.isEmpty { continue }
             let df = Double(keys.count)
             let idf = log(1 + (count - df + 0.5) / (df + 0.5))
-            for keyPart in keys {
+            for (keyPart, postingValue) in keys {
                 if let scopePrefix,
                     keyPart.count < scopePrefix.count
                         || !scopePrefix.withUnsafeBytes({ memcmpEqual($0, keyPart, count: scopePrefix.count) })
@@ -341,44 +357,52 @@ extension Snapshot {
                             )
                         }
                         if let hit, let tag = hit.value.first, tag != ValueTag.tombstone.rawValue {
-                            recordKey.removeAll(keepingCapacity: true)
-                            recordKey.append(contentsOf: entryPrefix)
-                            recordKey.append(contentsOf: hit.key)
-                            if let record = try recordKey.withUnsafeBytes({ try tx.get(table, $0) }) {
-                                recordKey.removeAll(keepingCapacity: true)
-                                recordKey.append(contentsOf: countsPrefix)
-                                recordKey.append(contentsOf: hit.key)
-                                if let counts = try recordKey.withUnsafeBytes({ try tx.get(table, $0) }),
-                                    counts.count >= 4
-                                {
-                                    index = Int32(candidates.count)
-                                    candidates.append(
-                                        Candidate(
-                                            entryKey: hit.key,
-                                            value: hit.value,
-                                            record: record,
-                                            counts: counts,
-                                            score: 0
-                                        )
-                                    )
-                                }
-                            }
+                            index = Int32(candidates.count)
+                            candidates.append(
+                                Candidate(entryKey: hit.key, value: hit.value, record: nil, counts: nil, score: 0)
+                            )
                         }
                     }
                     seen.insert(keyPart, hash: hash, value: index)
                 }
                 guard index >= 0 else { continue }
                 let c = candidates[Int(index)]
-                guard let position = termBytes.withUnsafeBytes({ Self.position(of: $0, in: c.record) }) else {
-                    continue
+                let tf: Double
+                let length: Double
+                let n = c.entryKey.count
+                if postingValue.count == 30,
+                    memcmpEqual(
+                        UnsafeRawBufferPointer(rebasing: postingValue[8..<24]),
+                        UnsafeRawBufferPointer(rebasing: c.entryKey[(n - 16)...]),
+                        count: 16
+                    )
+                {
+                    // The posting was written by the version in effect: its count is ours.
+                    tf = Double(UInt16(postingValue[24]) << 8 | UInt16(postingValue[25]))
+                    length = Double(UInt32(bigEndian: postingValue.loadUnaligned(fromByteOffset: 26, as: UInt32.self)))
+                } else {
+                    var record = c.record
+                    var counts = c.counts
+                    if record == nil {
+                        recordKey.removeAll(keepingCapacity: true)
+                        recordKey.append(contentsOf: entryPrefix)
+                        recordKey.append(contentsOf: c.entryKey)
+                        record = try recordKey.withUnsafeBytes { try tx.get(table, $0) }
+                        recordKey.removeAll(keepingCapacity: true)
+                        recordKey.append(contentsOf: countsPrefix)
+                        recordKey.append(contentsOf: c.entryKey)
+                        counts = try recordKey.withUnsafeBytes { try tx.get(table, $0) }
+                        candidates[Int(index)].record = record
+                        candidates[Int(index)].counts = counts
+                    }
+                    guard let record, let counts, counts.count >= 4,
+                        let position = termBytes.withUnsafeBytes({ Self.position(of: $0, in: record) })
+                    else { continue }
+                    let at = 4 + 2 * position
+                    guard at + 2 <= counts.count else { continue }
+                    tf = Double(UInt16(counts[at]) << 8 | UInt16(counts[at + 1]))
+                    length = Double(UInt32(bigEndian: counts.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
                 }
-                let at = 4 + 2 * position
-                guard at + 2 <= c.counts.count else { continue }
-                let tf = Double(UInt16(c.counts[at]) << 8 | UInt16(c.counts[at + 1]))
-                let length = Double(
-                    UInt32(c.counts[0]) << 24 | UInt32(c.counts[1]) << 16 | UInt32(c.counts[2]) << 8
-                        | UInt32(c.counts[3])
-                )
                 candidates[Int(index)].score +=
                     idf * tf * (options.k1 + 1) / (tf + options.k1 * (1 - options.b + options.b * length / avgLength))
             }

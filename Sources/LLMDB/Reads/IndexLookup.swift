@@ -26,7 +26,7 @@ extension Snapshot {
         while let posting = e, EntryKey.hasPrefix(posting.key, prefix) {
             // Bytes of a read transaction stay valid after the cursor moves on.
             e = try postings.next()
-            guard posting.value.count == 8, EntryKey.readU64(posting.value, at: 0) <= txID else { continue }
+            guard posting.value.count >= 8, EntryKey.readU64(posting.value, at: 0) <= txID else { continue }
             let keyPart = UnsafeRawBufferPointer(rebasing: posting.key[prefix.count...])
             guard keyPart.count + 16 <= probe.count else { continue }
             let hit = try probe.withUnsafeMutableBytes { p -> Cursor.Entry? in

@@ -179,7 +179,11 @@ enum Apply {
                 else { return (terms: [[UInt8]](), counts: [Int](), length: 0) }
                 return TextAnalyzer.document(doc, path: index.jsonPath)
             }
-            try IndexStore.write(index, entries: entries, keys: documents.map(\.terms), txn, table)
+            // Each posting also carries its writer's (valid_from, tx), term count and length,
+            // so a search whose as-of version is that writer needs no other read.
+            try IndexStore.write(index, entries: entries, keys: documents.map(\.terms), txn, table) { e, k in
+                TextStore.postingExtra(entries[e], count: documents[e].counts[k], length: documents[e].length)
+            }
             try TextStore.write(index, entries: entries, documents: documents, txn, table, stats: &textStats)
             return
         }
