@@ -201,7 +201,8 @@ public final class AgentMemory: Sendable {
         throws -> Memory?
     {
         try Self.check(key: key)
-        return try db.get(Key(key, partition: partition), validAt: validAt, tx: tx).map(Memory.init)
+        return try db.read(validAt: validAt, tx: tx) { try $0.getWithValidTo(Key(key, partition: partition)) }
+            .map(Memory.init)
     }
 
     /// Every version of `key` (corrections and retractions included), by valid time then
@@ -264,11 +265,12 @@ public final class AgentMemory: Sendable {
                     more = true
                     return false
                 }
+                let key = try row.key()
                 let f = Fact(
-                    key: try row.key(),
+                    key: key,
                     value: try row.value.value(),
                     validFrom: row.value.validFrom,
-                    validTo: nil,
+                    validTo: try s.validTo(of: key),
                     txID: row.value.txID,
                     txTime: try s.transactionTime(row.value.txID)
                 )
@@ -399,7 +401,17 @@ public final class AgentMemory: Sendable {
             var truncated = false
             let budget = query.budgetBytes
             for h in hits {
-                var m = try Memory(h.fact)
+                let f = h.fact
+                var m = try Memory(
+                    Fact(
+                        key: f.key,
+                        value: f.value,
+                        validFrom: f.validFrom,
+                        validTo: try s.validTo(of: f.key),
+                        txID: f.txID,
+                        txTime: f.txTime
+                    )
+                )
                 var size = m.json.text.utf8.count + RecallResult.perHitBytes
                 if let budget, bytes + size > budget {
                     truncated = true

@@ -42,7 +42,13 @@ public final class Service: Sendable {
     public func getFact(_ a: Args, _ p: Principal) throws -> JSONValue {
         try a.only(["key", "partition", "valid_at", "tx", "tx_time"])
         let k = try key(a, p, .read)
-        guard let f = try db.get(k, validAt: try a.instant("valid_at"), tx: try a.txSelector()) else {
+        guard
+            let f = try db.read(
+                validAt: try a.instant("valid_at"),
+                tx: try a.txSelector(),
+                { try $0.getWithValidTo(k) }
+            )
+        else {
             throw APIError(404, "not_found", "no value for '\(String(decoding: k.bytes, as: UTF8.self))' at that time")
         }
         return Render.fact(f)
@@ -126,13 +132,14 @@ public final class Service: Sendable {
                     next = .string(lastKey(out))
                     return false
                 }
+                let key = try row.key()
                 out.append(
                     Render.fact(
                         Fact(
-                            key: try row.key(),
+                            key: key,
                             value: try row.value.value(),
                             validFrom: row.value.validFrom,
-                            validTo: nil,
+                            validTo: try s.validTo(of: key),
                             txID: row.value.txID,
                             txTime: try s.transactionTime(row.value.txID)
                         )

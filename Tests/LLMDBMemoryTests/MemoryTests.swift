@@ -71,6 +71,11 @@ struct AgentMemoryTests {
         _ = try t.remember("agent:knowledge:jwt", "use HS256", confidence: 0.5)
         _ = try t.remember("agent:knowledge:jwt", "use RS256 for rotation", confidence: 0.8)
         _ = try t.remember("agent:knowledge:jwt", "use RS256 with JWKS", confidence: 0.75)
+        // A superseded version read at its own valid time ends where the next one starts.
+        let history = try t.memory.history(key: "agent:knowledge:jwt")
+        let first = try #require(try t.memory.get(key: "agent:knowledge:jwt", validAt: history[0].validFrom))
+        #expect(first.validTo == history[1].validFrom)
+        #expect(try t.memory.get(key: "agent:knowledge:jwt")?.validTo == nil)
         let steps = try t.memory.evolution(prefix: "agent:knowledge:jwt")
         #expect(steps.count == 3)
         #expect(steps[0].confidenceChange == nil)
@@ -268,5 +273,47 @@ struct TextAnalyzerTests {
         #expect(TextAnalyzer.words(String(repeating: "x", count: 65) + " ok") == ["ok"])
         #expect(TextAnalyzer.words("") == [])
         #expect(TextAnalyzer.words("émoji 🙂 ok") == ["émoji", "ok"])
+    }
+}
+
+@Suite("valid_to of as-of reads")
+struct ValidToModelTests {
+    @Test("Snapshot.validTo equals the end the history gives the version in effect", arguments: [7, 8])
+    func agreesWithHistory(seed: UInt64) throws {
+        var rng = SplitMix(seed: seed)
+        let t = try MemDB()
+        let base = Instant(microseconds: 1_000_000_000)
+        for i in 0..<80 {
+            let key = Key("k\(rng.next() % 4)")
+            let from = base.advanced(by: Int64(rng.next() % 50) * 1000)
+            t.clock.advance(by: 1_000_000)
+            if rng.next() % 5 == 0 {
+                let to = from.advanced(by: Int64(1 + rng.next() % 20) * 1000)
+                _ = try t.db.write { try $0.delete(key, validFrom: from, validTo: to) }
+            } else if rng.next() % 3 == 0 {
+                let to = from.advanced(by: Int64(1 + rng.next() % 20) * 1000)
+                _ = try t.db.write { try $0.put(key, try Value.json("\(i)"), validFrom: from, validTo: to) }
+            } else {
+                _ = try t.db.write { try $0.put(key, try Value.json("\(i)"), validFrom: from) }
+            }
+        }
+        let last = try t.db.read { $0.txID }
+        for tx in stride(from: TxID(1), through: last, by: 7) {
+            for k in 0..<4 {
+                let key = Key("k\(k)")
+                let history = try t.db.history(of: key, asOf: .id(tx))
+                for step in stride(from: Int64(-2), through: 75, by: 3) {
+                    let v = base.advanced(by: step * 1000)
+                    let got = try t.db.read(validAt: v, tx: .id(tx)) { try $0.getWithValidTo(key) }
+                    let want = history.last { $0.validFrom <= v }
+                    if let want, want.value != nil {
+                        #expect(got?.validFrom == want.validFrom, "tx \(tx) \(key) at \(v)")
+                        #expect(got?.validTo == want.validTo, "tx \(tx) \(key) at \(v)")
+                    } else {
+                        #expect(got == nil, "tx \(tx) \(key) at \(v)")
+                    }
+                }
+            }
+        }
     }
 }

@@ -103,6 +103,14 @@ struct RESTTests {
                 return
             }
             #expect(ms.map { $0["key"] } == [.string("agent:knowledge:jwt")])
+            let bounded =
+                #"{"key":"price","value":8,"valid_from":"2024-06-01T00:00:00Z","valid_to":"2024-06-08T00:00:00Z"}"#
+            #expect(try await send(client, .put, "/v1/facts", bounded).status == 200)
+            let during = try await send(client, .get, "/v1/facts?key=price&valid_at=2024-06-03T00:00:00Z")
+            #expect(during.json["value"] == 8)
+            #expect(during.json["valid_to"] == .string("2024-06-08T00:00:00.000000Z"))
+            let open = try await send(client, .get, "/v1/facts?key=k1")
+            #expect(open.json["valid_to"] == .null)
             let scan = try await send(client, .get, "/v1/scan?prefix=agent:&limit=1")
             #expect(scan.json["next_cursor"] == .string("agent:decision:t1"))
         }

@@ -114,3 +114,38 @@ extension Database {
         try read { try $0.transactions(in: window, limit: limit) }
     }
 }
+
+extension Snapshot {
+    /// Where the version of `key` in effect at this snapshot's valid time ends: the
+    /// valid_from of the key's next entry (a value or a retraction) recorded by this
+    /// snapshot's transaction, or nil when it is open-ended. One seek; reads that report
+    /// `valid_to` call it, plain gets do not pay for it.
+    public func validTo(of key: Key) throws -> Instant? {
+        guard validTime < .endOfTime else { return nil }
+        let prefix = EntryKey.keyPrefix(key)
+        var probe = prefix
+        EntryKey.appendU64(EntryKey.timeBits(validTime.advanced(by: 1)), to: &probe)
+        EntryKey.appendU64(0, to: &probe)
+        let c = try tx.cursor(db.facts)
+        var e = try probe.withUnsafeBytes { try c.seek(atLeast: $0) }
+        while let entry = e, entry.key.count == prefix.count + 16, EntryKey.hasPrefix(entry.key, prefix) {
+            let (vf, etx) = EntryKey.times(entry.key)
+            if etx <= txID { return vf }
+            e = try c.next()
+        }
+        return nil
+    }
+
+    /// ``get(_:)`` with the version's `validTo` filled in.
+    public func getWithValidTo(_ key: Key) throws -> Fact? {
+        guard let f = try get(key) else { return nil }
+        return Fact(
+            key: f.key,
+            value: f.value,
+            validFrom: f.validFrom,
+            validTo: try validTo(of: key),
+            txID: f.txID,
+            txTime: f.txTime
+        )
+    }
+}
