@@ -116,23 +116,44 @@ extension Database {
 }
 
 extension Snapshot {
-    /// Where the version of `key` in effect at this snapshot's valid time ends: the
-    /// valid_from of the key's next entry (a value or a retraction) recorded by this
-    /// snapshot's transaction, or nil when it is open-ended. One seek; reads that report
-    /// `valid_to` call it, plain gets do not pay for it.
+    /// Where the value of `key` in effect at this snapshot's valid time ends, as recorded by
+    /// this snapshot's transaction: the valid_from of the first later version with another
+    /// value (or a retraction), nil when it holds for ever. This is the end of the timeline
+    /// run (``timeline(of:window:)``) that holds the valid time: a version split by a later
+    /// write keeps its value across the split. Reads that report `valid_to` call it; plain
+    /// gets do not pay for it.
     public func validTo(of key: Key) throws -> Instant? {
         guard validTime < .endOfTime else { return nil }
         let prefix = EntryKey.keyPrefix(key)
+        guard let current = try lookup(key, validAt: validTime) else { return nil }
+        let value = Array(current.payload)
+        let tag = current.tag
         var probe = prefix
         EntryKey.appendU64(EntryKey.timeBits(validTime.advanced(by: 1)), to: &probe)
         EntryKey.appendU64(0, to: &probe)
         let c = try tx.cursor(db.facts)
         var e = try probe.withUnsafeBytes { try c.seek(atLeast: $0) }
+        // For each later valid_from, the entry with the greatest tx ≤ this snapshot's.
+        var group: Instant? = nil
+        var chosen: Cursor.Entry? = nil
+        func differs(_ entry: Cursor.Entry) -> Bool {
+            guard let t = entry.value.first, t == tag.rawValue else { return true }
+            return entry.value.count - 1 != value.count
+                || !value.withUnsafeBytes {
+                    memcmpEqual($0, UnsafeRawBufferPointer(rebasing: entry.value[1...]), count: value.count)
+                }
+        }
         while let entry = e, entry.key.count == prefix.count + 16, EntryKey.hasPrefix(entry.key, prefix) {
             let (vf, etx) = EntryKey.times(entry.key)
-            if etx <= txID { return vf }
+            if vf != group {
+                if let g = group, let chosen, differs(chosen) { return g }
+                group = vf
+                chosen = nil
+            }
+            if etx <= txID { chosen = entry }
             e = try c.next()
         }
+        if let g = group, let chosen, differs(chosen) { return g }
         return nil
     }
 
