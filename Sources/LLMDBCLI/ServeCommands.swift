@@ -169,14 +169,17 @@ struct ServeSettings: ParsableArguments {
         )
     }
 
-    func open(_ r: Resolved) throws -> Database {
-        var o = Database.Options()
-        o.sync = r.sync
-        o.create = true
-        o.codeRunner = WasmRuntime(limits: try wasmLimitsFromEnvironment())
-        do { return try Database.open(path: r.path, options: o) } catch {
-            throw CLIError("cannot open the database at \(r.path): \(error.message)")
-        }
+}
+
+/// Opens (creating if needed) the database a server or MCP process serves, with the
+/// WebAssembly layer.
+func openServed(path: String, sync: SyncPolicy = .full) throws -> Database {
+    var o = Database.Options()
+    o.sync = sync
+    o.create = true
+    o.codeRunner = WasmRuntime(limits: try wasmLimitsFromEnvironment())
+    do { return try Database.open(path: path, options: o) } catch {
+        throw CLIError("cannot open the database at \(path): \(error.message)")
     }
 }
 
@@ -198,7 +201,7 @@ struct Serve: ParsableCommand {
         let r = try settings.resolve()
         var logger = Logger(label: "llmdb")
         logger.logLevel = r.logLevel
-        let db = try settings.open(r)
+        let db = try openServed(path: r.path, sync: r.sync)
         defer { db.close() }
         let service = Service(db: db, limits: r.options.limits)
         let sessions = MCPSessions(service: service, version: r.options.version)
@@ -229,13 +232,7 @@ struct MCPCommand: ParsableCommand {
     var path: String = "./llmdb-data"
 
     func run() throws {
-        var o = Database.Options()
-        o.create = true
-        o.codeRunner = WasmRuntime(limits: try wasmLimitsFromEnvironment())
-        let db: Database
-        do { db = try Database.open(path: path, options: o) } catch {
-            throw CLIError("cannot open the database at \(path): \(error.message)")
-        }
+        let db = try openServed(path: path)
         defer { db.close() }
         let service = Service(db: db)
         try runAsync { try await MCPTools.runStdio(service, version: LLMDBCommand.configuration.version) }

@@ -270,7 +270,7 @@ public final class AgentMemory: Sendable {
                     key: key,
                     value: try row.value.value(),
                     validFrom: row.value.validFrom,
-                    validTo: try s.validTo(of: key),
+                    validTo: try s.validTo(of: key, current: row.value),
                     txID: row.value.txID,
                     txTime: try s.transactionTime(row.value.txID)
                 )
@@ -374,10 +374,6 @@ public final class AgentMemory: Sendable {
         try query.check()
         if let ns = query.namespace { try Self.check(namespace: ns) }
         let name = Self.indexName(query.partition)
-        let exists = try db.read { s in try s.get(.index(name)) != nil }
-        guard exists else {
-            return RecallResult(hits: [], txID: try db.read { $0.txID }, truncated: false, bytes: 0)
-        }
         var search = TextSearch(limit: query.limit)
         search.scope = KeyScope(partition: query.partition, prefix: query.namespace ?? "agent:")
         search.recencyWeight = query.recencyWeight
@@ -395,7 +391,13 @@ public final class AgentMemory: Sendable {
                 if let source = query.source, tree["source"] != .string(source) { return nil }
                 return 1 + query.confidenceWeight * (confidence ?? 0)
             }
-            let hits = try s.search(text: name, query: query.text, search)
+            // A partition where no memory was ever written has no index: nothing to recall.
+            let hits: [TextHit]
+            do { hits = try s.search(text: name, query: query.text, search) } catch let e as LLMDBError
+                where e.code == .notFound
+            {
+                hits = []
+            }
             var out: [RecallHit] = []
             var bytes = RecallResult.envelopeBytes
             var truncated = false

@@ -63,17 +63,6 @@ public struct Args: Sendable {
         members = d
     }
 
-    public init(query: [String: String]) {
-        var m: [JSONMember] = []
-        var d: [String: JSONValue] = [:]
-        for (k, v) in query {
-            m.append(JSONMember(k, .string(v)))
-            d[k] = .string(v)
-        }
-        json = .object(m)
-        members = d
-    }
-
     /// Rejects members not in `allowed` (typos must not be silently ignored).
     public func only(_ allowed: Set<String>) throws(APIError) {
         let unknown = members.keys.filter { !allowed.contains($0) }.sorted()
@@ -192,6 +181,12 @@ public struct Args: Sendable {
         }
         if let t = try instant("tx_time") { return .time(t) }
         return .latest
+    }
+
+    /// A page of `items` as `{name: [...], next_cursor}`, by this request's `limit` (default
+    /// 100, at most 1000) and `cursor`.
+    func page(_ items: [JSONValue], name: String) throws(APIError) -> JSONValue {
+        try Render.page(items, name: name, limit: try limit(default: 100, max: 1000), cursor: try string("cursor"))
     }
 
     public func limit(default d: Int, max m: Int) throws(APIError) -> Int {

@@ -1,4 +1,3 @@
-import Dispatch
 import HTTPTypes
 public import Hummingbird
 import HummingbirdCore
@@ -208,11 +207,6 @@ public final class HTTPFront: Sendable {
         )
     }
 
-    /// Runs blocking database work off the event loops and the cooperative threads.
-    func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await BlockingPool.shared.run(body)
-    }
-
     func handle(_ route: Route, _ request: Request, _ context: BasicRequestContext) async -> Response {
         let start = ContinuousClock.now
         let response: Response
@@ -272,7 +266,7 @@ public final class HTTPFront: Sendable {
                 }
                 let args = try Args(.object(members))
                 let service = self.service
-                let result = try await offload { try route.handler(service, args, principal) }
+                let result = try await BlockingPool.shared.run { try route.run(service, args, principal) }
                 response = Self.json(200, result)
             } catch {
                 let e = APIError(any: error)
@@ -325,7 +319,7 @@ public final class HTTPFront: Sendable {
         router.get("/health") { _, _ in
             do {
                 let service = self.service
-                return Self.json(200, try await self.offload { try service.health() })
+                return Self.json(200, try await BlockingPool.shared.run { try service.health() })
             } catch {
                 return Self.json(503, APIError(503, "unavailable", "the database does not answer: \(error)").body)
             }
@@ -336,7 +330,7 @@ public final class HTTPFront: Sendable {
                 return Self.json(401, APIError(any: error).body)
             }
             let service = self.service
-            let text = (try? await self.offload { self.metrics.render(service.db) }) ?? ""
+            let text = (try? await BlockingPool.shared.run { self.metrics.render(service.db) }) ?? ""
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4"],

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -110,13 +109,7 @@ public enum MCPTools {
         var props: [JSONMember] = route.pathParameters.map { JSONMember($0, ["type": "string"]) }
         var required: [JSONValue] = route.pathParameters.map { .string($0) }
         for field in route.fields {
-            var s = field.type.schema
-            if !field.doc.isEmpty, case .object(var m) = s {
-                m.removeAll { $0.key == "description" }
-                m.append(JSONMember("description", .string(field.doc)))
-                s = .object(m)
-            }
-            props.append(JSONMember(field.name, s))
+            props.append(JSONMember(field.name, field.schema))
             if field.required { required.append(.string(field.name)) }
         }
         return .object([
@@ -169,8 +162,8 @@ public enum MCPTools {
                 var members: [JSONMember] = []
                 for (k, v) in params.arguments ?? [:] { members.append(JSONMember(k, try json(v))) }
                 let args = try Args(.object(members))
-                let handler = route(tool.route).handler
-                let result = try await offload { try handler(service, args, principal) }
+                let r = route(tool.route)
+                let result = try await BlockingPool.shared.run { try r.run(service, args, principal) }
                 return .init(content: [.text(text: result.text, annotations: nil, _meta: nil)], isError: false)
             } catch {
                 return .init(
@@ -223,11 +216,6 @@ public enum MCPTools {
             }
         }
         return server
-    }
-
-    /// Runs blocking database work off Swift's cooperative threads.
-    static func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await BlockingPool.shared.run(body)
     }
 
     /// Collections with a schema (from `_meta/schema/{collection}/…`).

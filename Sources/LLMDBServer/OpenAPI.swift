@@ -54,13 +54,7 @@ public enum OpenAPI {
             if r.hasBody {
                 var props: [JSONMember] = []
                 for field in r.fields {
-                    var schema = Self.tightened(field.type.schema, field)
-                    if !field.doc.isEmpty, case .object(var m) = schema {
-                        m.removeAll { $0.key == "description" }
-                        m.append(JSONMember("description", .string(field.doc)))
-                        schema = .object(m)
-                    }
-                    props.append(JSONMember(field.name, schema))
+                    props.append(JSONMember(field.name, Self.tightened(field.schema, field)))
                 }
                 let required = r.fields.filter(\.required).map { JSONValue.string($0.name) }
                 var schema: [JSONMember] = [

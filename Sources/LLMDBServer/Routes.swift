@@ -54,6 +54,14 @@ public struct Route: Sendable {
         public let type: FieldType
         public let required: Bool
         public let doc: String
+
+        /// The JSON schema of the field in a body or in tool arguments, with its description.
+        var schema: JSONValue {
+            guard !doc.isEmpty, case .object(var m) = type.schema else { return type.schema }
+            m.removeAll { $0.key == "description" }
+            m.append(JSONMember("description", .string(doc)))
+            return .object(m)
+        }
     }
 
     public let method: Method
@@ -69,6 +77,13 @@ public struct Route: Sendable {
     public let handler: @Sendable (Service, Args, Principal) throws -> JSONValue
 
     public var hasBody: Bool { method == .post || method == .put || method == .patch }
+
+    /// Runs the operation after refusing fields the route does not take (a typo must not be
+    /// silently ignored): REST and MCP both call this.
+    public func run(_ service: Service, _ args: Args, _ principal: Principal) throws -> JSONValue {
+        try args.only(Set(fields.map(\.name) + pathParameters))
+        return try handler(service, args, principal)
+    }
 
     public var pathParameters: [String] {
         path.split(separator: "/").filter { $0.hasPrefix(":") }.map { String($0.dropFirst()) }

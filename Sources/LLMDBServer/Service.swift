@@ -40,7 +40,6 @@ public final class Service: Sendable {
     }
 
     public func getFact(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["key", "partition", "valid_at", "tx", "tx_time"])
         let k = try key(a, p, .read)
         guard
             let f = try db.read(
@@ -64,7 +63,6 @@ public final class Service: Sendable {
     }
 
     public func putFact(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["key", "partition", "value", "raw", "valid_from", "valid_to"])
         let k = try key(a, p, .write)
         let v = try Self.value(a)
         let from = try a.instant("valid_from")
@@ -73,7 +71,6 @@ public final class Service: Sendable {
     }
 
     public func deleteFact(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["key", "partition", "valid_from", "valid_to"])
         let k = try key(a, p, .write)
         let from = try a.instant("valid_from")
         let to = try a.instant("valid_to")
@@ -81,25 +78,17 @@ public final class Service: Sendable {
     }
 
     public func eraseFact(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["key", "partition"])
         let k = try key(a, p, .write)
         return Render.commit(try db.erase(k))
     }
 
     public func history(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["key", "partition", "tx", "tx_time", "corrections", "limit", "cursor"])
         let k = try key(a, p, .read)
         let facts = try db.history(of: k, asOf: try a.txSelector(), withCorrections: try a.bool("corrections") ?? false)
-        return try Render.page(
-            facts.map(Render.fact),
-            name: "versions",
-            limit: try a.limit(default: 100, max: 1000),
-            cursor: try a.string("cursor")
-        )
+        return try a.page(facts.map(Render.fact), name: "versions")
     }
 
     public func timeline(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["key", "partition", "tx", "tx_time", "limit", "cursor"])
         let k = try key(a, p, .read)
         let runs = try db.timeline(of: k, asOf: try a.txSelector()).map { r in
             JSONValue.object([
@@ -108,38 +97,34 @@ public final class Service: Sendable {
                 JSONMember("valid_to", r.validTo.map(\.json) ?? .null),
             ])
         }
-        return try Render.page(
-            runs,
-            name: "runs",
-            limit: try a.limit(default: 100, max: 1000),
-            cursor: try a.string("cursor")
-        )
+        return try a.page(runs, name: "runs")
     }
 
     public func scan(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["prefix", "partition", "valid_at", "tx", "tx_time", "limit", "cursor"])
         let prefix = try a.string("prefix") ?? ""
         let partition = try a.partition()
         if prefix.isEmpty { try p.requireUnrestrictedKeys("a scan without a prefix") }
-        try p.check(.read, key: prefix.isEmpty ? "" : prefix, partition: partition)
+        try p.check(.read, key: prefix, partition: partition)
         let limit = try a.limit(default: 100, max: 1000)
         let after = try a.string("cursor").map { Key($0, partition: partition) }
         return try db.read(validAt: try a.instant("valid_at"), tx: try a.txSelector()) { s in
             var out: [JSONValue] = []
+            var last: Key? = nil
             var next: JSONValue = .null
             try s.scan(prefix: Key(prefix, partition: partition), after: after) { row in
-                if out.count == limit {
-                    next = .string(lastKey(out))
+                if out.count == limit, let last {
+                    next = .string(String(decoding: last.bytes, as: UTF8.self))
                     return false
                 }
                 let key = try row.key()
+                last = key
                 out.append(
                     Render.fact(
                         Fact(
                             key: key,
                             value: try row.value.value(),
                             validFrom: row.value.validFrom,
-                            validTo: try s.validTo(of: key),
+                            validTo: try s.validTo(of: key, current: row.value),
                             txID: row.value.txID,
                             txTime: try s.transactionTime(row.value.txID)
                         )
@@ -154,13 +139,7 @@ public final class Service: Sendable {
         }
     }
 
-    private func lastKey(_ facts: [JSONValue]) -> String {
-        if case .string(let k)? = facts.last?["key"] { return k }
-        return ""
-    }
-
     public func apply(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["operations"])
         guard case .array(let ops)? = a["operations"], !ops.isEmpty else {
             throw APIError.bad("'operations' must be a non-empty array")
         }
@@ -195,7 +174,6 @@ public final class Service: Sendable {
     }
 
     public func transactions(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["limit", "cursor"])
         try p.requireUnrestrictedKeys("the transaction log")
         let all = try db.transactions().reversed().map { t in
             JSONValue.object([
@@ -204,12 +182,7 @@ public final class Service: Sendable {
                 JSONMember("erases", .int(Int64(t.erases))), JSONMember("migration", .bool(t.migration)),
             ])
         }
-        return try Render.page(
-            all,
-            name: "transactions",
-            limit: try a.limit(default: 100, max: 1000),
-            cursor: try a.string("cursor")
-        )
+        return try a.page(all, name: "transactions")
     }
 
     // MARK: Documents
@@ -232,7 +205,6 @@ public final class Service: Sendable {
     }
 
     public func insertDocument(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["collection", "partition", "id", "document", "valid_from"])
         let id = try a.string("id")
         let c = try collection(a, p, .write, id: id ?? "")
         let (newID, commit) = try c.insert(try a.value("document"), id: id, validFrom: try a.instant("valid_from"))
@@ -242,7 +214,6 @@ public final class Service: Sendable {
     }
 
     public func getDocument(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["collection", "partition", "id", "valid_at", "tx", "tx_time", "schema_version"])
         let id = try a.required("id")
         let c = try collection(a, p, .read, id: id)
         let version = try a.int("schema_version").map { Int($0) }
@@ -254,44 +225,31 @@ public final class Service: Sendable {
     }
 
     public func replaceDocument(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["collection", "partition", "id", "document", "valid_from"])
         let id = try a.required("id")
         let c = try collection(a, p, .write, id: id)
         return Render.commit(try c.replace(id, with: try a.value("document"), validFrom: try a.instant("valid_from")))
     }
 
     public func patchDocument(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["collection", "partition", "id", "patch"])
         let id = try a.required("id")
         let c = try collection(a, p, .write, id: id)
         return Render.commit(try c.patch(id, with: try a.value("patch")))
     }
 
     public func deleteDocument(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["collection", "partition", "id", "valid_from"])
         let id = try a.required("id")
         let c = try collection(a, p, .write, id: id)
         return Render.commit(try c.delete(id, validFrom: try a.instant("valid_from")))
     }
 
     public func documentHistory(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["collection", "partition", "id", "tx", "tx_time", "corrections", "limit", "cursor"])
         let id = try a.required("id")
         let c = try collection(a, p, .read, id: id)
         let facts = try c.history(id, tx: try a.txSelector(), withCorrections: try a.bool("corrections") ?? false)
-        return try Render.page(
-            facts.map(Render.fact),
-            name: "versions",
-            limit: try a.limit(default: 100, max: 1000),
-            cursor: try a.string("cursor")
-        )
+        return try a.page(facts.map(Render.fact), name: "versions")
     }
 
     public func findDocuments(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only([
-            "collection", "partition", "filter", "fields", "sort", "limit", "cursor", "valid_at", "tx", "tx_time",
-            "schema_version",
-        ])
         let c = try collection(a, p, .read)
         let filter = try a["filter"].map { f throws in try Filter.parse(f.text) } ?? .all
         let sort = try (a.strings("sort") ?? []).map { SortKey($0) }
@@ -313,7 +271,6 @@ public final class Service: Sendable {
     }
 
     public func createTextIndex(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["collection", "partition", "path"])
         let c = try collection(a, p, .admin)
         let def = try c.createTextIndex(path: try a.string("path"))
         return .object([
@@ -322,7 +279,6 @@ public final class Service: Sendable {
     }
 
     public func searchDocuments(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["collection", "partition", "query", "limit", "valid_at", "tx", "tx_time"])
         let c = try collection(a, p, .read)
         let matches = try c.search(
             try a.required("query"),
@@ -357,25 +313,17 @@ public final class Service: Sendable {
     }
 
     public func listSchemas(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["collection", "partition", "tx", "tx_time", "limit", "cursor"])
         let c = try collection(a, p, .read)
         let all = try c.schemas(tx: try a.txSelector()).map(Self.schema)
-        return try Render.page(
-            all,
-            name: "schemas",
-            limit: try a.limit(default: 100, max: 1000),
-            cursor: try a.string("cursor")
-        )
+        return try a.page(all, name: "schemas")
     }
 
     public func describeSchema(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["collection", "partition", "version", "tx", "tx_time"])
         let c = try collection(a, p, .read)
         return Self.schema(try c.schema(version: try a.int("version").map { Int($0) }, tx: try a.txSelector()))
     }
 
     public func setSchema(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["collection", "partition", "schema"])
         try p.require(.admin)
         try p.requireUnrestrictedKeys("setting a schema")
         let c = try collection(a, p, .admin)
@@ -411,7 +359,6 @@ public final class Service: Sendable {
     }
 
     public func dryRunMigration(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["collection", "partition", "migration", "sample"])
         let c = try collection(a, p, .read)
         let sample = try a.int("sample").map { Int($0) }
         if let sample, sample < 1 { throw APIError.bad("'sample' must be positive") }
@@ -419,7 +366,6 @@ public final class Service: Sendable {
     }
 
     public func applyMigration(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["collection", "partition", "migration", "skip_failures"])
         try p.require(.admin)
         try p.requireUnrestrictedKeys("applying a migration")
         let c = try collection(a, p, .admin)
@@ -430,7 +376,6 @@ public final class Service: Sendable {
     }
 
     public func migrationStatus(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["collection", "partition"])
         let c = try collection(a, p, .read)
         guard let s = try c.migrationStatus() else { return .object([JSONMember("state", .string("none"))]) }
         return .object([
@@ -456,25 +401,17 @@ public final class Service: Sendable {
     }
 
     public func listCode(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["tx", "tx_time", "limit", "cursor"])
         try p.require(.read)
         let all = try db.listCode(tx: try a.txSelector()).map(Self.code)
-        return try Render.page(
-            all,
-            name: "modules",
-            limit: try a.limit(default: 100, max: 1000),
-            cursor: try a.string("cursor")
-        )
+        return try a.page(all, name: "modules")
     }
 
     public func getCode(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["name", "tx", "tx_time"])
         try p.require(.read)
         return Self.code(try db.code(try a.required("name"), tx: try a.txSelector()))
     }
 
     public func addCode(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["name", "wat", "wasm_base64", "kind", "function"])
         try p.require(.admin)
         try p.requireUnrestrictedKeys("registering code")
         let bytes: [UInt8]
@@ -501,7 +438,6 @@ public final class Service: Sendable {
     }
 
     public func removeCode(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["name", "force"])
         try p.require(.admin)
         try p.requireUnrestrictedKeys("removing code")
         return Render.commit(try db.removeCode(try a.required("name"), force: try a.bool("force") ?? false))
@@ -512,7 +448,6 @@ public final class Service: Sendable {
     /// Runs LQL. Read-only unless the key has the write role; a key limited to prefixes may
     /// not run LQL (a query names whole tables, which a prefix cannot bound).
     public func query(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["lql", "parameters"])
         let text = try a.required("lql")
         try p.require(.read)
         try p.requireUnrestrictedKeys("LQL")
@@ -585,10 +520,6 @@ public final class Service: Sendable {
     }
 
     public func remember(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only([
-            "memories", "partition", "key", "content", "confidence", "source", "dependencies", "expires_at",
-            "valid_from",
-        ])
         let partition = try a.partition()
         var inputs: [MemoryInput] = []
         if case .array(let items)? = a["memories"] {
@@ -617,10 +548,6 @@ public final class Service: Sendable {
     }
 
     public func recall(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only([
-            "query", "partition", "namespace", "limit", "max_bytes", "max_tokens", "valid_at", "tx", "tx_time",
-            "include_expired", "min_confidence", "source", "recency_weight", "recency_half_life", "confidence_weight",
-        ])
         var q = RecallQuery(text: try a.required("query"))
         q.partition = try a.partition()
         q.namespace = try namespace(a, p)
@@ -640,9 +567,6 @@ public final class Service: Sendable {
     }
 
     public func correct(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only([
-            "key", "partition", "content", "confidence", "source", "dependencies", "expires_at", "reason", "valid_at",
-        ])
         let (k, partition) = try memoryKey(a, p, .write)
         let (commit, m) = try memory.correct(
             key: k,
@@ -659,7 +583,6 @@ public final class Service: Sendable {
     }
 
     public func forget(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["key", "partition", "valid_from", "erase"])
         let (k, partition) = try memoryKey(a, p, .write)
         let erase = try a.bool("erase") ?? false
         return Render.commit(
@@ -668,33 +591,20 @@ public final class Service: Sendable {
     }
 
     public func memoryHistory(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["key", "partition", "tx", "tx_time", "limit", "cursor"])
         let (k, partition) = try memoryKey(a, p, .read)
         let all = try memory.history(key: k, partition: partition, tx: try a.txSelector()).map(\.json)
-        return try Render.page(
-            all,
-            name: "versions",
-            limit: try a.limit(default: 100, max: 1000),
-            cursor: try a.string("cursor")
-        )
+        return try a.page(all, name: "versions")
     }
 
     public func evolution(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["prefix", "partition", "tx", "tx_time", "limit", "cursor"])
         let (prefix, partition) = try memoryKey(a, p, .read, field: "prefix")
         let all = try memory.evolution(prefix: prefix, partition: partition, tx: try a.txSelector(), limit: 10_000).map(
             \.json
         )
-        return try Render.page(
-            all,
-            name: "versions",
-            limit: try a.limit(default: 100, max: 1000),
-            cursor: try a.string("cursor")
-        )
+        return try a.page(all, name: "versions")
     }
 
     public func asOf(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["tx", "tx_time", "prefix", "partition", "valid_at", "limit", "cursor"])
         guard a.has("tx") || a.has("tx_time") else { throw APIError.bad("'tx' (or 'tx_time') is required") }
         if let t = try a.int("tx") {
             let latest = try db.read { $0.txID }
@@ -718,7 +628,6 @@ public final class Service: Sendable {
     }
 
     public func rollback(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["prefix", "partition", "tx", "decision", "reason"])
         let (prefix, partition) = try memoryKey(a, p, .write, field: "prefix")
         guard let tx = try a.int("tx"), tx >= 0 else {
             throw APIError.bad("'tx' (the transaction to roll back to) is required")
@@ -741,7 +650,6 @@ public final class Service: Sendable {
     }
 
     public func namespaces(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try a.only(["partition"])
         let partition = try a.partition()
         try p.check(partition: partition)
         try p.require(.read)

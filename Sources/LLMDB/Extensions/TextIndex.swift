@@ -128,10 +128,6 @@ enum TextStore {
     static let countsTag: UInt8 = 0x03
     static let statsTag: UInt8 = 0x04
 
-    static func u32(_ b: [UInt8], at i: Int) -> UInt32 {
-        UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
-    }
-
     /// The bytes after a full-text posting's smallest tx: the writing entry's
     /// `[valid_from bits u64][tx u64][count u16][length u32]`.
     static func postingExtra(_ entry: IndexedEntry, count: Int, length: Int) -> [UInt8] {

@@ -123,10 +123,16 @@ extension Snapshot {
     /// write keeps its value across the split. Reads that report `valid_to` call it; plain
     /// gets do not pay for it.
     public func validTo(of key: Key) throws -> Instant? {
+        guard let current = try lookup(key, validAt: validTime) else { return nil }
+        return try validTo(of: key, current: current)
+    }
+
+    /// ``validTo(of:)`` for a version already read at this snapshot's valid time (a get's or
+    /// a scan row's value), without looking it up again.
+    public func validTo(of key: Key, current: ValueView) throws -> Instant? {
         guard validTime < .endOfTime else { return nil }
         let prefix = EntryKey.keyPrefix(key)
-        guard let current = try lookup(key, validAt: validTime) else { return nil }
-        let value = Array(current.payload)
+        let value = current.payload
         let tag = current.tag
         var probe = prefix
         EntryKey.appendU64(EntryKey.timeBits(validTime.advanced(by: 1)), to: &probe)
@@ -139,9 +145,7 @@ extension Snapshot {
         func differs(_ entry: Cursor.Entry) -> Bool {
             guard let t = entry.value.first, t == tag.rawValue else { return true }
             return entry.value.count - 1 != value.count
-                || !value.withUnsafeBytes {
-                    memcmpEqual($0, UnsafeRawBufferPointer(rebasing: entry.value[1...]), count: value.count)
-                }
+                || !memcmpEqual(value, UnsafeRawBufferPointer(rebasing: entry.value[1...]), count: value.count)
         }
         while let entry = e, entry.key.count == prefix.count + 16, EntryKey.hasPrefix(entry.key, prefix) {
             let (vf, etx) = EntryKey.times(entry.key)
@@ -159,14 +163,14 @@ extension Snapshot {
 
     /// ``get(_:)`` with the version's `validTo` filled in.
     public func getWithValidTo(_ key: Key) throws -> Fact? {
-        guard let f = try get(key) else { return nil }
+        guard let view = try lookup(key, validAt: validTime) else { return nil }
         return Fact(
-            key: f.key,
-            value: f.value,
-            validFrom: f.validFrom,
-            validTo: try validTo(of: key),
-            txID: f.txID,
-            txTime: f.txTime
+            key: key,
+            value: try view.value(),
+            validFrom: view.validFrom,
+            validTo: try validTo(of: key, current: view),
+            txID: view.txID,
+            txTime: try transactionTime(view.txID)
         )
     }
 }
