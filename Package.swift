@@ -17,7 +17,11 @@ let package = Package(
         .library(name: "LLMDBDocuments", targets: ["LLMDBDocuments"]),
         .library(name: "LLMDBQuery", targets: ["LLMDBQuery"]),
         .library(name: "LLMDBMemory", targets: ["LLMDBMemory"]),
+        .library(name: "LLMDBService", targets: ["LLMDBService"]),
         .library(name: "LLMDBServer", targets: ["LLMDBServer"]),
+        // The C ABI: libllmdb.so (SwiftPM names the file libLLMDBEmbedded.so;
+        // scripts/build-lib.sh copies it under its soname, libllmdb.so).
+        .library(name: "LLMDBEmbedded", type: .dynamic, targets: ["LLMDBEmbedded"]),
         .executable(name: "llmdb", targets: ["llmdb"]),
     ],
     dependencies: [
@@ -94,6 +98,26 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: - API: the operations on JSON (route table, arguments, principals), shared by
+        // REST, MCP and the C ABI
+
+        .target(
+            name: "LLMDBService",
+            dependencies: ["LLMDB", "LLMDBWasm", "LLMDBDocuments", "LLMDBQuery", "LLMDBMemory"],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: - API: the C ABI (libllmdb.so, include/llmdb.h)
+
+        // The header as a Swift module, so the ABI's structs and constants are the header's.
+        .systemLibrary(name: "CLLMDBABI", path: "include"),
+        .target(
+            name: "LLMDBEmbedded",
+            dependencies: ["CLLMDBABI", "LLMDB", "LLMDBWasm", "LLMDBQuery", "LLMDBMemory", "LLMDBService"],
+            swiftSettings: strictSettings,
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libllmdb.so"])]
+        ),
+
         // MARK: - API: the server (REST on Hummingbird, MCP, auth, metrics)
 
         .target(
@@ -104,6 +128,7 @@ let package = Package(
                 "LLMDBDocuments",
                 "LLMDBQuery",
                 "LLMDBMemory",
+                "LLMDBService",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "MCP", package: "swift-sdk"),
@@ -129,6 +154,7 @@ let package = Package(
                 "LLMDBDocuments",
                 "LLMDBQuery",
                 "LLMDBMemory",
+                "LLMDBService",
                 "LLMDBServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -176,7 +202,7 @@ let package = Package(
         .testTarget(
             name: "LLMDBServerTests",
             dependencies: [
-                "LLMDBServer", "LLMDBMemory", "LLMDB",
+                "LLMDBServer", "LLMDBService", "LLMDBMemory", "LLMDB",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

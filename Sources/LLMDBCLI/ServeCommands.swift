@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import LLMDB
 import LLMDBServer
+import LLMDBService
 import LLMDBWasm
 import Logging
 

@@ -3,6 +3,7 @@ public import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import LLMDB
+public import LLMDBService
 import LLMDBWasm
 public import Logging
 import NIOCore
@@ -121,9 +122,9 @@ final class ServerMetrics: Sendable {
     }
 }
 
-/// The REST (and MCP-over-HTTP) front of a ``Service``.
+/// The REST (and MCP-over-HTTP) front of a ``LLMDBService/Service``.
 public final class HTTPFront: Sendable {
-    public let service: Service
+    public let service: LLMDBService.Service
     public let options: ServerOptions
     let metrics = ServerMetrics()
     let inFlight = Atomic<Int>(0)
@@ -133,7 +134,7 @@ public final class HTTPFront: Sendable {
     let logger: Logger
     public let mcp: MCPSessions?
 
-    public init(service: Service, options: ServerOptions, logger: Logger, mcp: MCPSessions?) {
+    public init(service: LLMDBService.Service, options: ServerOptions, logger: Logger, mcp: MCPSessions?) {
         self.service = service
         self.options = options
         self.logger = logger

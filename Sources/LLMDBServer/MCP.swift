@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import LLMDB
+public import LLMDBService
 import Logging
 public import MCP
 import NIOCore

@@ -1,4 +1,5 @@
 public import LLMDB
+import LLMDBService
 
 /// The OpenAPI 3.1 document of the REST API, generated from ``Route/all`` (served at
 /// `/openapi.json`).

@@ -1,5 +1,6 @@
 import LLMDB
 import LLMDBServer
+import LLMDBService
 import Testing
 
 @Suite("OpenAPI document")

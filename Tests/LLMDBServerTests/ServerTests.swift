@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import LLMDB
 import LLMDBServer
+import LLMDBService
 import Logging
 import NIOCore
 import Testing

@@ -2,7 +2,7 @@ public import LLMDB
 import LLMDBDocuments
 public import LLMDBMemory
 import LLMDBQuery
-import LLMDBWasm
+package import LLMDBWasm
 
 /// Limits on what one request may ask for.
 public struct RequestLimits: Sendable {
@@ -388,7 +388,7 @@ public final class Service: Sendable {
 
     // MARK: Code registry
 
-    static func code(_ c: CodeInfo) -> JSONValue {
+    package static func code(_ c: CodeInfo) -> JSONValue {
         .object([
             JSONMember("name", .string(c.meta.name)),
             JSONMember("sha256", .string(c.meta.sha256)),

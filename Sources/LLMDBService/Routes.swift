@@ -22,7 +22,7 @@ public struct Route: Sendable {
         case strings
         case objects
 
-        var schema: JSONValue {
+        package var schema: JSONValue {
             switch self {
             case .string: ["type": "string"]
             case .integer: ["type": "integer"]
@@ -40,7 +40,7 @@ public struct Route: Sendable {
             }
         }
         /// Query parameters arrive as text.
-        var querySchema: JSONValue {
+        package var querySchema: JSONValue {
             switch self {
             case .integer: ["type": "integer"]
             case .number: ["type": "number"]
@@ -56,7 +56,7 @@ public struct Route: Sendable {
         public let doc: String
 
         /// The JSON schema of the field in a body or in tool arguments, with its description.
-        var schema: JSONValue {
+        package var schema: JSONValue {
             guard !doc.isEmpty, case .object(var m) = type.schema else { return type.schema }
             m.removeAll { $0.key == "description" }
             m.append(JSONMember("description", .string(doc)))

@@ -21,7 +21,7 @@ public struct APIError: Error, Sendable {
         return .object([JSONMember("error", .object(m))])
     }
 
-    static func bad(_ message: String) -> APIError { APIError(400, "invalid_argument", message) }
+    package static func bad(_ message: String) -> APIError { APIError(400, "invalid_argument", message) }
 
     /// The status of each core error code.
     public init(_ e: LLMDBError) {
@@ -197,12 +197,12 @@ public struct Args: Sendable {
 }
 
 extension Instant {
-    var json: JSONValue { .string(iso8601) }
+    package var json: JSONValue { .string(iso8601) }
 }
 
 /// JSON forms of core records.
-enum Render {
-    static func value(_ v: Value?) -> JSONValue {
+package enum Render {
+    package static func value(_ v: Value?) -> JSONValue {
         guard let v else { return .null }
         if v.tag == .json, let tree = try? JSONValue(parsing: v.payload) { return tree }
         return .object([
@@ -211,7 +211,7 @@ enum Render {
         ])
     }
 
-    static func fact(_ f: Fact) -> JSONValue {
+    package static func fact(_ f: Fact) -> JSONValue {
         .object([
             JSONMember("key", .string(String(decoding: f.key.bytes, as: UTF8.self))),
             JSONMember("partition", .int(Int64(f.key.partition))),
@@ -224,12 +224,17 @@ enum Render {
         ])
     }
 
-    static func commit(_ c: Commit) -> JSONValue {
+    package static func commit(_ c: Commit) -> JSONValue {
         .object([JSONMember("tx", .int(Int64(c.txID))), JSONMember("tx_time", c.txTime.json)])
     }
 
     /// A page of `items` after the opaque `cursor` (an offset), with the next cursor.
-    static func page(_ items: [JSONValue], name: String, limit: Int, cursor: String?) throws(APIError) -> JSONValue {
+    package static func page(
+        _ items: [JSONValue],
+        name: String,
+        limit: Int,
+        cursor: String?
+    ) throws(APIError) -> JSONValue {
         var start = 0
         if let cursor {
             guard cursor.hasPrefix("o"), let n = Int(cursor.dropFirst()), n >= 0 else {

@@ -1,0 +1,403 @@
+import CLLMDBABI
+import Glibc
+import LLMDB
+import LLMDBService
+import Synchronization
+
+// The C boundary's plumbing: handles checked on every call, status codes, the thread-local
+// last error, and buffers handed to the caller.
+
+// MARK: - Errors and status codes
+
+/// An error at the C boundary: the status to return and the message for llmdb_last_error.
+struct ABIError: Error {
+    let status: Int32
+    let message: String
+    init(_ status: Int32, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    static func null(_ name: String) -> ABIError { ABIError(LLMDB_E_NULL_ARGUMENT, "'\(name)' is NULL") }
+    static func handle(_ kind: String) -> ABIError {
+        ABIError(
+            LLMDB_E_INVALID_HANDLE,
+            "the \(kind) handle is NULL, closed, finished, or not one this library returned"
+        )
+    }
+    static func bad(_ message: String) -> ABIError { ABIError(LLMDB_E_INVALID_ARGUMENT, message) }
+}
+
+/// Status codes by the snake_case names of LLMDBError codes and of the service's API errors.
+let statusByName: [String: Int32] = [
+    "empty_key": LLMDB_E_EMPTY_KEY,
+    "key_too_long": LLMDB_E_KEY_TOO_LONG,
+    "null_value": LLMDB_E_NULL_VALUE,
+    "invalid_json": LLMDB_E_INVALID_JSON,
+    "invalid_value": LLMDB_E_INVALID_VALUE,
+    "invalid_time_range": LLMDB_E_INVALID_TIME_RANGE,
+    "tx_time_not_increasing": LLMDB_E_TX_TIME_NOT_INCREASING,
+    "unknown_value_tag": LLMDB_E_UNKNOWN_VALUE_TAG,
+    "not_a_database": LLMDB_E_NOT_A_DATABASE,
+    "format_version": LLMDB_E_FORMAT_VERSION,
+    "read_only": LLMDB_E_READ_ONLY,
+    "map_full": LLMDB_E_MAP_FULL,
+    "disk_full": LLMDB_E_DISK_FULL,
+    "corrupted": LLMDB_E_CORRUPTED,
+    "invalid_argument": LLMDB_E_INVALID_ARGUMENT,
+    "storage": LLMDB_E_STORAGE,
+    "closed": LLMDB_E_CLOSED,
+    "reserved_partition": LLMDB_E_RESERVED_PARTITION,
+    "not_found": LLMDB_E_NO_SUCH,
+    "invalid_module": LLMDB_E_INVALID_MODULE,
+    "hook_rejected": LLMDB_E_HOOK_REJECTED,
+    "code_failed": LLMDB_E_CODE_FAILED,
+    "code_limit": LLMDB_E_CODE_LIMIT,
+    "code_unavailable": LLMDB_E_CODE_UNAVAILABLE,
+    "conflict": LLMDB_E_CONFLICT,
+    "schema_violation": LLMDB_E_SCHEMA_VIOLATION,
+    "invalid_schema": LLMDB_E_INVALID_SCHEMA,
+    "invalid_query": LLMDB_E_INVALID_QUERY,
+    "forbidden": LLMDB_E_FORBIDDEN,
+    "unauthorized": LLMDB_E_FORBIDDEN,
+    "busy": LLMDB_E_BUSY,
+    "unavailable": LLMDB_E_BUSY,
+]
+
+/// The names of the boundary's own statuses; the database's come from ``statusByName``.
+let boundaryNames: [Int32: String] = [
+    LLMDB_OK: "ok",
+    LLMDB_NOT_FOUND: "not_found",
+    LLMDB_DONE: "done",
+    LLMDB_E_INVALID_HANDLE: "invalid_handle",
+    LLMDB_E_NULL_ARGUMENT: "null_argument",
+    LLMDB_E_INVALID_UTF8: "invalid_utf8",
+    LLMDB_E_BUFFER_TOO_SMALL: "buffer_too_small",
+    LLMDB_E_INTERNAL: "internal",
+    LLMDB_E_FORBIDDEN: "forbidden",
+    LLMDB_E_BUSY: "busy",
+    LLMDB_E_NO_SUCH: "no_such",
+]
+
+/// NUL-terminated status names, allocated once and never freed (llmdb_status_name's
+/// answers are static).
+nonisolated(unsafe) let statusNames: [Int32: UnsafePointer<CChar>] = {
+    var out: [Int32: UnsafePointer<CChar>] = [:]
+    for (name, status) in statusByName where boundaryNames[status] == nil { out[status] = UnsafePointer(strdup(name)!) }
+    for (status, name) in boundaryNames { out[status] = UnsafePointer(strdup(name)!) }
+    return out
+}()
+nonisolated(unsafe) let unknownName: UnsafePointer<CChar> = UnsafePointer(strdup("unknown")!)
+nonisolated(unsafe) let emptyString: UnsafePointer<CChar> = UnsafePointer(strdup("")!)
+
+// MARK: - The thread-local last error
+
+/// Each thread's last error message, a malloc'd C string freed when replaced or when the
+/// thread exits.
+let lastErrorKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key) { free($0) }
+    return key
+}()
+
+func setLastError(_ message: String) {
+    let old = pthread_getspecific(lastErrorKey)
+    pthread_setspecific(lastErrorKey, strdup(message))
+    free(old)
+}
+
+/// Records `error` as this thread's last error and returns its status.
+func fail(_ error: any Error) -> Int32 {
+    switch error {
+    case let e as ABIError:
+        setLastError(e.message)
+        return e.status
+    case let e as LLMDBError:
+        setLastError(e.message)
+        return statusByName[e.code.name] ?? LLMDB_E_INTERNAL
+    case let e as APIError:
+        setLastError(e.message)
+        return statusByName[e.code] ?? LLMDB_E_INTERNAL
+    default:
+        setLastError("\(error)")
+        return LLMDB_E_INTERNAL
+    }
+}
+
+/// Runs the body of an exported function: its errors become a status and a message.
+@inline(__always)
+func guarded(_ body: () throws -> Int32) -> Int32 {
+    do { return try body() } catch { return fail(error) }
+}
+
+// MARK: - Handles
+
+/// One database file open in this process, shared by every handle opened on it: LMDB must
+/// not open one file twice in a process (closing either would drop the other's locks).
+final class SharedDatabase: Sendable {
+    let db: Database
+    let service: Service
+    let file: FileKey
+    /// Handles open on it; the database closes with the last.
+    let handles = Mutex(0)
+    init(_ db: Database, file: FileKey) {
+        self.db = db
+        self.file = file
+        var limits = RequestLimits()
+        limits.maxQueryRows = 1_000_000
+        limits.queryTimeoutMs = 30_000
+        self.service = Service(db: db, limits: limits)
+    }
+}
+
+/// A file by (device, inode), whatever path names it.
+struct FileKey: Hashable, Sendable {
+    let device: UInt64
+    let inode: UInt64
+    init?(_ path: String) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+    }
+}
+
+enum OpenFiles {
+    static let table = Mutex<[FileKey: SharedDatabase]>([:])
+
+    /// The file's database, opened now or shared with the handles already open on it.
+    static func open(path: String, options: Database.Options) throws -> SharedDatabase {
+        try table.withLock { (t) throws -> SharedDatabase in
+            if let key = FileKey(path), let shared = t[key] {
+                let o = shared.db.options
+                if !o.readOnly && !options.readOnly && o.sync != options.sync {
+                    throw ABIError.bad(
+                        "\(path) is already open in this process with sync '\(o.sync)'; open it again with the same sync, or close it first"
+                    )
+                }
+                if o.readOnly && !options.readOnly {
+                    throw ABIError.bad(
+                        "\(path) is already open read-only in this process; close it before opening it for writing"
+                    )
+                }
+                shared.handles.withLock { $0 += 1 }
+                return shared
+            }
+            let db = try Database.open(path: path, options: options)
+            guard let key = FileKey(path) else {
+                db.close()
+                throw ABIError(LLMDB_E_STORAGE, "\(path) vanished while it was being opened")
+            }
+            let shared = SharedDatabase(db, file: key)
+            shared.handles.withLock { $0 = 1 }
+            t[key] = shared
+            return shared
+        }
+    }
+
+    /// Releases one handle's share; the last one closes the database.
+    static func release(_ shared: SharedDatabase) {
+        let last = table.withLock { t -> Bool in
+            let n = shared.handles.withLock { n -> Int in
+                n -= 1
+                return n
+            }
+            if n == 0 { t[shared.file] = nil }
+            return n == 0
+        }
+        if last { shared.db.close() }
+    }
+}
+
+/// An open database handle.
+final class DatabaseHandle: Sendable {
+    let shared: SharedDatabase
+    let readOnly: Bool
+    let closed = Atomic<Bool>(false)
+    var db: Database { shared.db }
+    var service: Service { shared.service }
+    init(_ shared: SharedDatabase, readOnly: Bool) {
+        self.shared = shared
+        self.readOnly = readOnly
+    }
+
+    func checkOpen() throws(ABIError) {
+        if closed.load(ordering: .acquiring) {
+            throw ABIError(LLMDB_E_INVALID_HANDLE, "the database of this handle was closed")
+        }
+    }
+
+    /// Who the service sees: everything, or the read role for a read-only handle.
+    var principal: Principal { readOnly ? Principal(id: "local", name: "read-only handle", role: .read) : .local }
+
+    /// Runs a service operation; a write refused to a read-only handle is `read_only`.
+    func run(_ body: (Principal) throws -> JSONValue) throws -> JSONValue {
+        do { return try body(principal) } catch let e as APIError where readOnly && e.code == "forbidden" {
+            throw ABIError(LLMDB_E_READ_ONLY, "the database handle was opened read-only; this operation writes")
+        }
+    }
+
+    func checkWritable() throws(ABIError) {
+        try checkOpen()
+        if readOnly { throw ABIError(LLMDB_E_READ_ONLY, "the database handle was opened read-only") }
+    }
+}
+
+/// A write transaction being collected.
+final class TransactionHandle: Sendable {
+    let owner: DatabaseHandle
+    let txTime: Instant?
+    let batch = Mutex(WriteBatch())
+    init(owner: DatabaseHandle, txTime: Instant?) {
+        self.owner = owner
+        self.txTime = txTime
+    }
+}
+
+/// A prefix scan, read in pages; see Iterator.swift.
+final class IteratorHandle: @unchecked Sendable {
+    // @unchecked Sendable: the header says one iterator is used by one thread at a time;
+    // `lock` makes a violation safe (serialized) rather than a crash.
+    let lock = Mutex(())
+    let owner: DatabaseHandle
+    var page: ScanPage
+    init(owner: DatabaseHandle, page: ScanPage) {
+        self.owner = owner
+        self.page = page
+    }
+}
+
+/// Every live handle by its number. Handles are numbers, not addresses, so a NULL, closed
+/// or made-up handle is found missing instead of dereferenced; numbers are never reused.
+enum Handles {
+    enum Entry: Sendable {
+        case database(DatabaseHandle)
+        case transaction(TransactionHandle)
+        case iterator(IteratorHandle)
+    }
+    private static let table = Mutex<(next: UInt, entries: [UInt: Entry])>((0x1000, [:]))
+
+    static func add(_ e: Entry) -> OpaquePointer {
+        table.withLock { t in
+            let id = t.next
+            t.next += 16
+            t.entries[id] = e
+            return OpaquePointer(bitPattern: id)!
+        }
+    }
+
+    /// Removes the handle if it is of the kind `matches` accepts; a handle of another kind
+    /// is left alone (and reported invalid by the caller).
+    static func remove(_ p: OpaquePointer?, if matches: (Entry) -> Bool) -> Entry? {
+        guard let p else { return nil }
+        return table.withLock { t in
+            let id = UInt(bitPattern: p)
+            guard let e = t.entries[id], matches(e) else { return nil }
+            t.entries[id] = nil
+            return e
+        }
+    }
+
+    /// Removes a closed database's transactions and iterators, returning the iterators (to
+    /// free their pages).
+    static func removeDependents(of db: DatabaseHandle) -> [IteratorHandle] {
+        table.withLock { t in
+            var iterators: [IteratorHandle] = []
+            for (id, e) in t.entries {
+                switch e {
+                case .transaction(let x) where x.owner === db: t.entries[id] = nil
+                case .iterator(let x) where x.owner === db:
+                    t.entries[id] = nil
+                    iterators.append(x)
+                default: break
+                }
+            }
+            return iterators
+        }
+    }
+
+    static func get(_ p: OpaquePointer?) -> Entry? {
+        guard let p else { return nil }
+        return table.withLock { $0.entries[UInt(bitPattern: p)] }
+    }
+
+    static func database(_ p: OpaquePointer?) throws(ABIError) -> DatabaseHandle {
+        guard case .database(let h)? = get(p) else { throw ABIError.handle("database") }
+        return h
+    }
+
+    static func transaction(_ p: OpaquePointer?) throws(ABIError) -> TransactionHandle {
+        guard case .transaction(let h)? = get(p) else { throw ABIError.handle("transaction") }
+        return h
+    }
+
+    static func iterator(_ p: OpaquePointer?) throws(ABIError) -> IteratorHandle {
+        guard case .iterator(let h)? = get(p) else { throw ABIError.handle("iterator") }
+        return h
+    }
+}
+
+// MARK: - Arguments
+
+let timeUnset = Int64.min + 1
+let txLatest = UInt64.max
+
+/// A NUL-terminated UTF-8 argument.
+func text(_ p: UnsafePointer<CChar>?, _ name: String) throws(ABIError) -> String {
+    guard let p else { throw ABIError.null(name) }
+    guard let s = String(validatingCString: p) else {
+        throw ABIError(LLMDB_E_INVALID_UTF8, "'\(name)' is not valid UTF-8")
+    }
+    return s
+}
+
+/// Bytes given as a pointer and a length (NULL only with length 0).
+func bytes(_ p: UnsafeRawPointer?, _ count: Int, _ name: String) throws(ABIError) -> [UInt8] {
+    if count == 0 { return [] }
+    guard let p else { throw ABIError.null(name) }
+    return Array(UnsafeRawBufferPointer(start: p, count: count))
+}
+
+func key(_ partition: UInt32, _ p: UnsafeRawPointer?, _ count: Int) throws(ABIError) -> Key {
+    Key(try bytes(p, count, "key"), partition: partition)
+}
+
+func instant(_ t: Int64) -> Instant? { t == timeUnset ? nil : Instant(microseconds: t) }
+
+/// The transaction a read is as of: `tx` (UInt64.max: the latest) or the last one at or
+/// before `txTime`.
+func selector(_ tx: UInt64, _ txTime: Int64) throws(ABIError) -> TxSelector {
+    if txTime != timeUnset {
+        guard tx == txLatest else { throw ABIError.bad("give 'tx' or 'tx_time', not both") }
+        return .time(Instant(microseconds: txTime))
+    }
+    return tx == txLatest ? .latest : .id(tx)
+}
+
+/// A JSON object of arguments (NULL: none).
+func jsonArguments(_ p: UnsafePointer<CChar>?) throws -> Args {
+    guard let p else { return try Args(.object([])) }
+    let s = try text(p, "args_json")
+    let tree: JSONValue
+    do throws(LLMDBError) { tree = try JSONValue(parsing: s) } catch {
+        throw ABIError(LLMDB_E_INVALID_JSON, "'args_json' is not valid JSON: \(error.message)")
+    }
+    return try Args(tree)
+}
+
+// MARK: - Buffers returned to the caller
+
+/// A malloc'd copy of `json` as NUL-terminated text, for the caller to llmdb_free.
+func emit(
+    _ json: JSONValue,
+    _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+    _ len: UnsafeMutablePointer<Int>?
+) -> Int32 {
+    let text = json.text
+    let n = text.utf8.count
+    let buffer = malloc(n + 1)!.assumingMemoryBound(to: CChar.self)
+    text.withCString { _ = memcpy(buffer, $0, n + 1) }
+    out?.pointee = buffer
+    len?.pointee = n
+    return LLMDB_OK
+}
