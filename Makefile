@@ -1,6 +1,6 @@
 # LLMDB benchmark targets.
 #   make baselines     build the C baselines into Benchmarks/baselines/bin/
-#   make bench         baselines + Swift llmdb-bench + driver, then bench-wasm, bench-docs, bench-lql and bench-server (SCALE=0.01 make bench for a quick run)
+#   make bench         baselines + Swift llmdb-bench + driver, then bench-wasm, bench-docs, bench-lql, bench-server, bench-python and bench-abi (SCALE=0.01 make bench for a quick run)
 #   make bench-quick   same as bench with SCALE=0.02
 #   make bench-wasm    the WebAssembly benchmark of issue 3: Swift llmdb-wasm-bench + scripts/bench_wasm.py
 #                      (1,000,000 × SCALE records; wasmtime in a venv under .build/venv-wasmtime if it installs)
@@ -12,6 +12,12 @@
 #                      wrk (installed with apt-get if missing) beside the in-process calls of llmdb-server-bench,
 #                      scripts/bench_server.py (100,000 × SCALE memories and facts, at least 2,000) into
 #                      bench-out/server.md
+#   make bench-python  the Python benchmark of issue 7: the llmdb package (release libllmdb.so) against PyPI's lmdb,
+#                      side by side in one process (100,000 × SCALE keys, at least 2,000), scripts/bench-python.sh
+#                      into bench-out/python.md
+#   make bench-abi     the C ABI benchmark: libllmdb.so (release, scripts/build-lib.sh), Benchmarks/c/bench_abi.c
+#                      and Swift llmdb-abi-bench read the same database in turns, scripts/bench_abi.py
+#                      (100,000 × SCALE keys, at least 10,000) into bench-out/abi.md
 
 SCALE ?= 1
 CC ?= cc
@@ -34,7 +40,14 @@ SERVER_SECONDS ?= $(shell python3 -c "print(max(1, round(5 * min(1, $(SCALE)))))
 SERVER_ROUNDS ?= 3
 SERVER_BATCH ?= 5000
 
-.PHONY: baselines bench bench-quick bench-wasm bench-docs bench-lql bench-server wrk-dep baseline-deps baselines-clean
+PY_KEYS ?= $(shell python3 -c "print(max(2000, round(100000 * $(SCALE))))")
+PY_ROUNDS ?= 3
+
+ABI_KEYS ?= $(shell python3 -c "print(max(10000, round(100000 * $(SCALE))))")
+ABI_ROUNDS ?= 3
+ABI_SECONDS ?= 1
+
+.PHONY: baselines bench bench-quick bench-wasm bench-docs bench-lql bench-server bench-python bench-abi wrk-dep baseline-deps baselines-clean
 
 baselines: $(BASELINE_BIN)/lmdb_raw $(BASELINE_BIN)/sqlite_bitemporal $(BASELINE_BIN)/sqlite_json $(BASELINE_BIN)/sqlite_lql
 
@@ -67,6 +80,8 @@ bench: baselines
 	$(MAKE) bench-docs SCALE=$(SCALE)
 	$(MAKE) bench-lql SCALE=$(SCALE)
 	$(MAKE) bench-server SCALE=$(SCALE)
+	$(MAKE) bench-python SCALE=$(SCALE)
+	$(MAKE) bench-abi SCALE=$(SCALE)
 
 bench-wasm:
 	swift build -c release --package-path Benchmarks --product llmdb-wasm-bench
@@ -88,6 +103,15 @@ bench-server: wrk-dep
 	swift build -c release --package-path Benchmarks --product llmdb-server-bench
 	python3 scripts/bench_server.py --no-build --memories $(SERVER_MEMORIES) --facts $(SERVER_MEMORIES) \
 	  --seconds $(SERVER_SECONDS) --rounds $(SERVER_ROUNDS) --batch $(SERVER_BATCH) --out bench-out/server.md
+
+bench-python:
+	bash scripts/bench-python.sh --keys $(PY_KEYS) --rounds $(PY_ROUNDS) --out bench-out/python.md
+
+bench-abi:
+	bash scripts/build-lib.sh
+	swift build -c release --package-path Benchmarks --product llmdb-abi-bench
+	python3 scripts/bench_abi.py --no-build --keys $(ABI_KEYS) --rounds $(ABI_ROUNDS) --seconds $(ABI_SECONDS) \
+	  --out bench-out/abi.md
 
 bench-quick:
 	$(MAKE) bench SCALE=0.02

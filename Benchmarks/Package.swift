@@ -1,7 +1,8 @@
 // swift-tools-version:6.2
 // The LLMDB benchmarks: a sibling package, built in release by `make bench` (llmdb-bench),
 // `make bench-wasm` (llmdb-wasm-bench), `make bench-docs` (llmdb-doc-bench), `make bench-lql`
-// (llmdb-lql-bench) and `make bench-server` (llmdb-server-bench).
+// (llmdb-lql-bench), `make bench-server` (llmdb-server-bench) and `make bench-abi`
+// (llmdb-abi-bench).
 import Foundation
 import PackageDescription
 
@@ -52,6 +53,14 @@ let package = Package(
                 .product(name: "LLMDBQuery", package: rootIdentity),
             ],
             swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-Ounchecked"])]
+        ),
+        // The C ABI benchmark (`make bench-abi`, scripts/bench_abi.py): Database.get beside
+        // Benchmarks/c/bench_abi.c's llmdb_get on the same database. No -Ounchecked: the
+        // library it is compared with (scripts/build-lib.sh) is built with plain -O.
+        .executableTarget(
+            name: "llmdb-abi-bench",
+            dependencies: ["BenchSupport", .product(name: "LLMDB", package: rootIdentity)],
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // The server benchmark of issue 6, its in-process reference (`make bench-server`,
         // scripts/bench_server.py, which drives `llmdb serve` with wrk beside it).

@@ -11,7 +11,9 @@
  *   error, llmdb_last_error() gives a one-line message on the calling thread.
  * - Handles (llmdb, llmdb_txn, llmdb_iter) are checked on every call: a NULL, closed or
  *   made-up handle is LLMDB_E_INVALID_HANDLE, never a crash. A closed database's handle
- *   stays invalid forever (handles are not reused).
+ *   stays invalid forever (handles are not reused). After fork(), the child's copies of
+ *   its parent's handles are invalid too (LMDB forbids using them): open the database
+ *   again in the child.
  * - Buffers the library returns through an `out` pointer (values, JSON text) are owned by
  *   the caller and freed with llmdb_free(). Pointers the library lends (an iterator's row,
  *   llmdb_last_error(), llmdb_status_name()) stay owned by the library; the header says
@@ -223,6 +225,13 @@ llmdb_status llmdb_get_into(llmdb *db, uint32_t partition, const void *key, size
                             llmdb_time valid_at, uint64_t tx, llmdb_time tx_time,
                             void *buffer, size_t capacity, llmdb_fact *out);
 
+/* The value only, for the hottest reads: as llmdb_get_into, without the valid_to and
+ * tx_time that cost llmdb_get two more lookups. Writes the value's size (also on
+ * LLMDB_E_BUFFER_TOO_SMALL) and type. */
+llmdb_status llmdb_get_value(llmdb *db, uint32_t partition, const void *key, size_t key_len,
+                             llmdb_time valid_at, uint64_t tx, llmdb_time tx_time,
+                             void *buffer, size_t capacity, size_t *value_len, int32_t *value_type);
+
 /* Every entry of `key` as known at `tx` (LLMDB_TX_LATEST: now), as a JSON array of
  * {"key","partition","value","value_type","retracted","valid_from","valid_to","tx","tx_time"}
  * in valid time order; with `with_corrections` also the entries later corrected. "value"
@@ -244,6 +253,10 @@ llmdb_status llmdb_timeline(llmdb *db, uint32_t partition, const void *key, size
  * valid time, then transaction. For "how did this evolve". */
 llmdb_status llmdb_versions(llmdb *db, uint32_t partition, const void *prefix, size_t prefix_len,
                             uint64_t tx, char **json_out, size_t *len_out);
+
+/* The last transaction at or before `tx_time` (0 if none): to read history, timeline and
+ * versions as of a transaction time. */
+llmdb_status llmdb_tx_at(llmdb *db, llmdb_time tx_time, uint64_t *tx_out);
 
 /* ---- Prefix scans -------------------------------------------------------------------- */
 

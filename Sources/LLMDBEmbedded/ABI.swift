@@ -74,6 +74,7 @@ public func abiOpen(
             o.maxMapSize = Int(given.max_map_size)
         }
         o.codeRunner = WasmRuntime.shared
+        _ = forkHandler
         let shared = try OpenFiles.open(path: path, options: o)
         out.pointee = Handles.add(.database(DatabaseHandle(shared, readOnly: o.readOnly)))
         return LLMDB_OK
@@ -266,7 +267,7 @@ private func pointRead(
                     value_len: view.payload.count,
                     value_type: Int32(view.tag.rawValue),
                     valid_from: view.validFrom.microseconds,
-                    valid_to: (try s.validTo(of: k, current: view) ?? .endOfTime).microseconds,
+                    valid_to: (try s.validToAfterLookup(of: k, current: view) ?? .endOfTime).microseconds,
                     tx: view.txID,
                     tx_time: try s.transactionTime(view.txID).microseconds
                 )
@@ -324,6 +325,47 @@ public func abiGetInto(
         }
         fact.value = buffer.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) }
         return LLMDB_OK
+    }
+}
+
+@_cdecl("llmdb_get_value")
+public func abiGetValue(
+    _ handle: OpaquePointer?,
+    _ partition: UInt32,
+    _ keyBytes: UnsafeRawPointer?,
+    _ keyCount: Int,
+    _ validAt: Int64,
+    _ tx: UInt64,
+    _ txTime: Int64,
+    _ buffer: UnsafeMutableRawPointer?,
+    _ capacity: Int,
+    _ valueLen: UnsafeMutablePointer<Int>?,
+    _ valueType: UnsafeMutablePointer<Int32>?
+) -> Int32 {
+    guarded {
+        let h = try Handles.database(handle)
+        guard let valueLen else { throw ABIError.null("value_len") }
+        guard let valueType else { throw ABIError.null("value_type") }
+        try h.checkOpen()
+        let k = try key(partition, keyBytes, keyCount)
+        let sel = try selector(tx, txTime)
+        let status = try h.db.read(validAt: instant(validAt), tx: sel) { s -> Int32? in
+            try s.withValue(k) { view -> Int32 in
+                let n = view.payload.count
+                valueLen.pointee = n
+                valueType.pointee = Int32(view.tag.rawValue)
+                guard n <= capacity else {
+                    setLastError("the value is \(n) bytes; the buffer holds \(capacity)")
+                    return LLMDB_E_BUFFER_TOO_SMALL
+                }
+                if n > 0 {
+                    guard let buffer else { throw ABIError.null("buffer") }
+                    buffer.copyMemory(from: view.payload.baseAddress!, byteCount: n)
+                }
+                return LLMDB_OK
+            }
+        }
+        return status ?? LLMDB_NOT_FOUND
     }
 }
 
@@ -431,6 +473,17 @@ public func abiVersions(
             for k in keys { out += try s.history(of: k, withCorrections: true).map(fact) }
             return .array(out)
         }
+    }
+}
+
+@_cdecl("llmdb_tx_at")
+public func abiTxAt(_ handle: OpaquePointer?, _ txTime: Int64, _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
+    guarded {
+        let h = try Handles.database(handle)
+        guard let out else { throw ABIError.null("tx_out") }
+        try h.checkOpen()
+        out.pointee = try h.db.read(tx: .time(Instant(microseconds: txTime))) { $0.txID }
+        return LLMDB_OK
     }
 }
 

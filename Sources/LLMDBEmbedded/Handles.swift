@@ -209,11 +209,21 @@ enum OpenFiles {
     }
 }
 
+/// Counts fork()s in this process's ancestry: a child's handles, copied from its parent,
+/// must not touch the parent's LMDB environment (LMDB forbids it; a write would wait for a
+/// writer thread that fork did not copy).
+let forkGeneration = Atomic<Int>(0)
+let forkHandler: Void = {
+    _ = pthread_atfork(nil, nil) { forkGeneration.add(1, ordering: .relaxed) }
+}()
+
 /// An open database handle.
 final class DatabaseHandle: Sendable {
     let shared: SharedDatabase
     let readOnly: Bool
     let closed = Atomic<Bool>(false)
+    let generation = forkGeneration.load(ordering: .relaxed)
+    let pid = getpid()
     var db: Database { shared.db }
     var service: Service { shared.service }
     init(_ shared: SharedDatabase, readOnly: Bool) {
@@ -224,6 +234,12 @@ final class DatabaseHandle: Sendable {
     func checkOpen() throws(ABIError) {
         if closed.load(ordering: .acquiring) {
             throw ABIError(LLMDB_E_INVALID_HANDLE, "the database of this handle was closed")
+        }
+        if forkGeneration.load(ordering: .relaxed) != generation {
+            throw ABIError(
+                LLMDB_E_INVALID_HANDLE,
+                "this database handle was opened by process \(pid), before a fork; open the database again in this process"
+            )
         }
     }
 
@@ -374,9 +390,8 @@ func selector(_ tx: UInt64, _ txTime: Int64) throws(ABIError) -> TxSelector {
     return tx == txLatest ? .latest : .id(tx)
 }
 
-/// A JSON object of arguments (NULL: none).
+/// A JSON object of arguments.
 func jsonArguments(_ p: UnsafePointer<CChar>?) throws -> Args {
-    guard let p else { return try Args(.object([])) }
     let s = try text(p, "args_json")
     let tree: JSONValue
     do throws(LLMDBError) { tree = try JSONValue(parsing: s) } catch {

@@ -207,7 +207,7 @@ final class GuestInstance {
             throw e
         } catch {
             WasmCounters.counter.add(1, ordering: .relaxed)
-            let text = "\(error)"
+            let text = Self.reason(error)
             if ticket.expired.load(ordering: .acquiring) {
                 throw LLMDBError(
                     .codeLimit,
@@ -228,6 +228,17 @@ final class GuestInstance {
             }
             throw LLMDBError(.codeFailed, "module '\(module)' function '\(function)' trapped: \(text)")
         }
+    }
+
+    /// What went wrong, in one line. A WasmKit `Trap` describes itself with its backtrace,
+    /// one frame per line (and reads an unset stack slot to print it), so its reason is
+    /// read on its own; WasmKit keeps `reason` package-internal, hence the Mirror.
+    static func reason(_ error: any Error) -> String {
+        if error is Trap, let reason = Mirror(reflecting: error).children.first(where: { $0.label == "reason" }) {
+            return "Trap: \(reason.value)"
+        }
+        let text = "\(error)"
+        return text.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? text
     }
 
     /// Memory for `count` bytes from the module's allocator, checked to lie inside memory.

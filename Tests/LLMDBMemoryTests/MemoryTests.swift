@@ -304,7 +304,11 @@ struct ValidToModelTests {
                 let runs = try t.db.timeline(of: key, asOf: .id(tx))
                 for step in stride(from: Int64(-2), through: 75, by: 3) {
                     let v = base.advanced(by: step * 1000)
-                    let got = try t.db.read(validAt: v, tx: .id(tx)) { try $0.getWithValidTo(key) }
+                    // getWithValidTo walks on from the lookup's cursor; validTo(of:) seeks anew.
+                    let (got, sought) = try t.db.read(validAt: v, tx: .id(tx)) {
+                        (try $0.getWithValidTo(key), try $0.validTo(of: key))
+                    }
+                    #expect(got?.validTo == sought, "tx \(tx) \(key) at \(v)")
                     let run = runs.first { $0.validFrom <= v && ($0.validTo.map { v < $0 } ?? true) }
                     if let run {
                         #expect(got?.value == run.value, "tx \(tx) \(key) at \(v)")

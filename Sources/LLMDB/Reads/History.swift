@@ -132,13 +132,42 @@ extension Snapshot {
     public func validTo(of key: Key, current: ValueView) throws -> Instant? {
         guard validTime < .endOfTime else { return nil }
         let prefix = EntryKey.keyPrefix(key)
-        let value = current.payload
-        let tag = current.tag
         var probe = prefix
         EntryKey.appendU64(EntryKey.timeBits(validTime.advanced(by: 1)), to: &probe)
         EntryKey.appendU64(0, to: &probe)
         let c = try tx.cursor(db.facts)
-        var e = try probe.withUnsafeBytes { try c.seek(atLeast: $0) }
+        let first = try probe.withUnsafeBytes { try c.seek(atLeast: $0) }
+        return try validTo(prefix: prefix, current: current, from: first, cursor: c)
+    }
+
+    /// ``validTo(of:current:)`` right after ``withValue(_:_:)`` read `current`: the
+    /// snapshot's cursor still rests on that entry, so this walks on from it instead of
+    /// opening a cursor and seeking (a point read's `valid_to` for the cost of a step or two).
+    package func validToAfterLookup(of key: Key, current: ValueView) throws -> Instant? {
+        guard validTime < .endOfTime else { return nil }
+        let prefix = EntryKey.keyPrefix(key)
+        var e = try cursor.next()
+        // The key's entries after the one read that start at or before the valid time are
+        // all later than this snapshot's transaction (the lookup took the last visible one).
+        while let entry = e, entry.key.count == prefix.count + 16, EntryKey.hasPrefix(entry.key, prefix),
+            EntryKey.times(entry.key).0 <= validTime
+        {
+            e = try cursor.next()
+        }
+        return try validTo(prefix: prefix, current: current, from: e, cursor: cursor)
+    }
+
+    /// The walk of ``validTo(of:current:)`` from `first`, the key's first entry after the
+    /// valid time (or whatever follows the key's entries).
+    private func validTo(
+        prefix: [UInt8],
+        current: ValueView,
+        from first: Cursor.Entry?,
+        cursor c: borrowing Cursor
+    ) throws -> Instant? {
+        let value = current.payload
+        let tag = current.tag
+        var e = first
         // For each later valid_from, the entry with the greatest tx ≤ this snapshot's.
         var group: Instant? = nil
         var chosen: Cursor.Entry? = nil
@@ -168,7 +197,7 @@ extension Snapshot {
             key: key,
             value: try view.value(),
             validFrom: view.validFrom,
-            validTo: try validTo(of: key, current: view),
+            validTo: try validToAfterLookup(of: key, current: view),
             txID: view.txID,
             txTime: try transactionTime(view.txID)
         )

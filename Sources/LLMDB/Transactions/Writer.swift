@@ -48,7 +48,11 @@ final class Writer: @unchecked Sendable {
     private let queue = Mutex(Queue())
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
+    #if LLMDB_INTERNAL_CHECKS
+    // Only for the invariant checks: a weak reference gives Database a side table, which
+    // makes every retain and release of it slower.
     private weak var db: Database?
+    #endif
     /// Group sizes committed, for stats.
     let batches = Atomic<Int>(0)
     let batchedJobs = Atomic<Int>(0)
@@ -58,7 +62,9 @@ final class Writer: @unchecked Sendable {
     init() {}
 
     func start(_ db: Database) {
+        #if LLMDB_INTERNAL_CHECKS
         self.db = db
+        #endif
         queue.withLock { $0.running = true }
         let env = db.env
         let tables = Tables(facts: db.facts, txlog: db.txlog, txtime: db.txtime, index: db.index)
