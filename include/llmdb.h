@@ -142,7 +142,10 @@ void llmdb_options_init(llmdb_options *options);
 
 /* Opens (or creates) the database file at `path` (plus LMDB's `path-lock` beside it).
  * `options` may be NULL for the defaults. On LLMDB_OK, *out is a handle for llmdb_close.
- * Any number of processes may open one file: readers run alongside, writers take turns. */
+ * Any number of processes may open one file: readers run alongside, writers take turns.
+ * A file this process already has open is shared, not opened twice (LMDB forbids that):
+ * a read-only handle may join a read-write one, not the other way round, and `sync` must
+ * match; the file closes with its last handle. */
 llmdb_status llmdb_open(const char *path, const llmdb_options *options, llmdb **out);
 
 /* Waits for queued commits, then closes the database and invalidates the handle.
@@ -287,9 +290,11 @@ llmdb_status llmdb_query(llmdb *db, const char *lql, const char *params_json,
 
 /* ---- Operations on JSON: agent memory, documents, schemas -------------------------------
  *
- * Each takes a JSON object of arguments, with the fields of the REST route of the same
- * name (docs/server.md), and returns its JSON answer (owned by the caller, llmdb_free).
- * Unknown fields are refused. Times in the answers are ISO-8601 text. */
+ * Each takes a JSON object of arguments (not NULL), with the fields of the REST route of
+ * the same name (docs/server.md), and returns its JSON answer (owned by the caller,
+ * llmdb_free). Unknown fields are refused. Times in the answers are ISO-8601 text. They run
+ * with every right (there are no API keys in process); through a read-only handle, the
+ * operations that write fail with LLMDB_E_READ_ONLY. */
 
 /* remember: {"key","content","confidence","source","dependencies","expires_at","valid_from",
  * "partition"} or {"memories":[...]} in one transaction. */

@@ -129,6 +129,7 @@ def build_report(args, built, rounds, lib, info):
         ("Swift `getWithValidTo` (the same, plus valid_to)", "swift", "get_valid_to_ops_s"),
         ("C `llmdb_get` + `llmdb_free`", "c", "get_ops_s"),
         ("C `llmdb_get_into`", "c", "get_into_ops_s"),
+        ("C `llmdb_get_value` (the value only)", "c", "get_value_ops_s"),
     ]
     med = {}
     for label, side, field in rows:
@@ -154,6 +155,8 @@ def build_report(args, built, rounds, lib, info):
              f"| {'met' if r_into is not None and r_into <= MAX_RATIO else 'missed'} |")
     L.append(f"| `llmdb_get` vs `getWithValidTo` (like for like) | {fmt_ratio(benchlib.div(swift_to, get))} | | |")
     L.append(f"| `llmdb_get_into` vs `getWithValidTo` | {fmt_ratio(benchlib.div(swift_to, into))} | | |")
+    value = med[("c", "get_value_ops_s")]
+    L.append(f"| `llmdb_get_value` vs `Database.get` | {fmt_ratio(benchlib.div(swift, value))} | | |")
     L.append("")
     return "\n".join(L), r_get, r_into
 
