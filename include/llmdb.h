@@ -12,8 +12,9 @@
  * - Handles (llmdb, llmdb_txn, llmdb_iter) are checked on every call: a NULL, closed or
  *   made-up handle is LLMDB_E_INVALID_HANDLE, never a crash. A closed database's handle
  *   stays invalid forever (handles are not reused). After fork(), the child's copies of
- *   its parent's handles are invalid too (LMDB forbids using them): open the database
- *   again in the child.
+ *   its parent's handles are invalid too (LMDB forbids using them): llmdb_close only
+ *   forgets them, and llmdb_open opens the file afresh in the child. Fork while no other
+ *   thread is inside an llmdb_* call (a lock held at the fork stays held in the child).
  * - Buffers the library returns through an `out` pointer (values, JSON text) are owned by
  *   the caller and freed with llmdb_free(). Pointers the library lends (an iterator's row,
  *   llmdb_last_error(), llmdb_status_name()) stay owned by the library; the header says
@@ -144,8 +145,9 @@ void llmdb_options_init(llmdb_options *options);
  * `options` may be NULL for the defaults. On LLMDB_OK, *out is a handle for llmdb_close.
  * Any number of processes may open one file: readers run alongside, writers take turns.
  * A file this process already has open is shared, not opened twice (LMDB forbids that):
- * a read-only handle may join a read-write one, not the other way round, and `sync` must
- * match; the file closes with its last handle. */
+ * a read-only handle may join a read-write one, not the other way round, `sync` must
+ * match, and the first open's map sizes apply. The file closes with its last handle; an
+ * open of it meanwhile waits until it is closed. */
 llmdb_status llmdb_open(const char *path, const llmdb_options *options, llmdb **out);
 
 /* Waits for queued commits, then closes the database and invalidates the handle.
@@ -272,8 +274,9 @@ typedef struct llmdb_iter llmdb_iter;
 llmdb_status llmdb_scan(llmdb *db, uint32_t partition, const void *prefix, size_t prefix_len,
                         llmdb_time valid_at, uint64_t tx, llmdb_time tx_time, llmdb_iter **out);
 
-/* The next row: LLMDB_OK with *keykey_len and *row filled, or LLMDB_DONE. The key and
- * row->value are lent: valid until the next llmdb_iter_next or llmdb_iter_close. */
+/* The next row: LLMDB_OK with *key, *key_len and *row filled, or LLMDB_DONE. The key and
+ * row->value are lent: valid until the next llmdb_iter_next, llmdb_iter_close, or
+ * llmdb_close of its database. */
 llmdb_status llmdb_iter_next(llmdb_iter *iter, const uint8_t **key, size_t *key_len, llmdb_fact *row);
 
 /* Frees the iterator. */

@@ -55,10 +55,12 @@ public func abiOpen(
         let path = try text(path, "path")
         var o = Database.Options()
         if let options {
-            let given = options.pointee
-            guard given.size == UInt32(MemoryLayout<llmdb_options>.size) else {
-                throw ABIError.bad("llmdb_options.size is \(given.size); fill the options with llmdb_options_init")
+            // The size first: a smaller struct of another ABI version must not be read whole.
+            let size = UnsafeRawPointer(options).load(as: UInt32.self)
+            guard size == UInt32(MemoryLayout<llmdb_options>.size) else {
+                throw ABIError.bad("llmdb_options.size is \(size); fill the options with llmdb_options_init")
             }
+            let given = options.pointee
             o.readOnly = given.read_only != 0
             o.create = given.create != 0
             switch given.sync {
@@ -87,7 +89,11 @@ public func abiClose(_ handle: OpaquePointer?) -> Int32 {
         guard case .database(let h)? = Handles.remove(handle, if: { if case .database = $0 { true } else { false } })
         else { throw ABIError.handle("database") }
         h.closed.store(true, ordering: .releasing)
-        for it in Handles.removeDependents(of: h) { it.lock.withLock { _ in it.page.release() } }
+        let iterators = Handles.removeDependents(of: h)
+        // A handle inherited through fork is only forgotten: its environment is the
+        // parent's, which the child must not touch (OpenFiles keeps it, never closed).
+        if h.inherited { return LLMDB_OK }
+        for it in iterators { it.lock.withLock { _ in it.page.release() } }
         OpenFiles.release(h.shared)
         return LLMDB_OK
     }
@@ -352,9 +358,9 @@ public func abiGetValue(
         let status = try h.db.read(validAt: instant(validAt), tx: sel) { s -> Int32? in
             try s.withValue(k) { view -> Int32 in
                 let n = view.payload.count
-                valueLen.pointee = n
-                valueType.pointee = Int32(view.tag.rawValue)
                 guard n <= capacity else {
+                    valueLen.pointee = n
+                    valueType.pointee = Int32(view.tag.rawValue)
                     setLastError("the value is \(n) bytes; the buffer holds \(capacity)")
                     return LLMDB_E_BUFFER_TOO_SMALL
                 }
@@ -362,6 +368,8 @@ public func abiGetValue(
                     guard let buffer else { throw ABIError.null("buffer") }
                     buffer.copyMemory(from: view.payload.baseAddress!, byteCount: n)
                 }
+                valueLen.pointee = n
+                valueType.pointee = Int32(view.tag.rawValue)
                 return LLMDB_OK
             }
         }

@@ -101,8 +101,10 @@ let lastErrorKey: pthread_key_t = {
 }()
 
 func setLastError(_ message: String) {
+    // One line, whatever the message quotes (paths, names, a module's own text).
+    let line = message.contains(where: \.isNewline) ? String(message.map { $0.isNewline ? " " : $0 }) : message
     let old = pthread_getspecific(lastErrorKey)
-    pthread_setspecific(lastErrorKey, strdup(message))
+    pthread_setspecific(lastErrorKey, strdup(line))
     free(old)
 }
 
@@ -134,19 +136,33 @@ func guarded(_ body: () throws -> Int32) -> Int32 {
 
 /// One database file open in this process, shared by every handle opened on it: LMDB must
 /// not open one file twice in a process (closing either would drop the other's locks).
-final class SharedDatabase: Sendable {
-    let db: Database
-    let service: Service
+final class SharedDatabase: @unchecked Sendable {
+    // @unchecked Sendable: `database` and `operations` are set by init and cleared only by
+    // deinit, when no other thread can hold the object.
+    private var database: Database?
+    private var operations: Service?
+    var db: Database { database! }
+    var service: Service { operations! }
     let file: FileKey
+    /// The fork generation it was opened in (see ``forkGeneration``).
+    let generation = forkGeneration.load(ordering: .relaxed)
     /// Handles open on it; the database closes with the last.
     let handles = Mutex(0)
     init(_ db: Database, file: FileKey) {
-        self.db = db
+        self.database = db
         self.file = file
         var limits = RequestLimits()
         limits.maxQueryRows = 1_000_000
         limits.queryTimeoutMs = 30_000
-        self.service = Service(db: db, limits: limits)
+        self.operations = Service(db: db, limits: limits)
+    }
+
+    deinit {
+        // Drop the last references to the database here, so that its LMDB environment is
+        // closed before the file is free to be opened again (OpenFiles.open waits for it).
+        operations = nil
+        database = nil
+        OpenFiles.closed(file, ObjectIdentifier(self))
     }
 }
 
@@ -163,49 +179,110 @@ struct FileKey: Hashable, Sendable {
 }
 
 enum OpenFiles {
-    static let table = Mutex<[FileKey: SharedDatabase]>([:])
+    enum Entry {
+        case open(SharedDatabase)
+        /// The last handle was closed; the environment closes when the last call still
+        /// running on it returns (SharedDatabase.deinit).
+        case closing(ObjectIdentifier)
+    }
+    // Entry holds a class reference: the table is only touched with its lock held.
+    nonisolated(unsafe) static var table: [FileKey: Entry] = [:]
+    static let lock = Mutex(())
+    /// Databases a fork child inherited from its parent: kept, never closed (LMDB forbids
+    /// touching a parent's environment), so that their deinit never runs in the child.
+    nonisolated(unsafe) static var inherited: [SharedDatabase] = []
 
-    /// The file's database, opened now or shared with the handles already open on it.
+    private enum Found {
+        case shared(SharedDatabase)
+        case wait
+        case none
+    }
+
+    /// The file's database, opened now or shared with the handles already open on it. A
+    /// file whose last handle was just closed is opened again once its environment is.
     static func open(path: String, options: Database.Options) throws -> SharedDatabase {
-        try table.withLock { (t) throws -> SharedDatabase in
-            if let key = FileKey(path), let shared = t[key] {
-                let o = shared.db.options
-                if !o.readOnly && !options.readOnly && o.sync != options.sync {
-                    throw ABIError.bad(
-                        "\(path) is already open in this process with sync '\(o.sync)'; open it again with the same sync, or close it first"
+        let deadline = monotonicNow() + 30_000_000
+        while true {
+            let found = try lock.withLock { _ throws -> Found in
+                guard let key = FileKey(path), let entry = table[key] else { return .none }
+                switch entry {
+                case .closing:
+                    return .wait
+                case .open(let shared) where shared.generation != forkGeneration.load(ordering: .relaxed):
+                    inherited.append(shared)
+                    table[key] = nil
+                    return .none
+                case .open(let shared):
+                    let o = shared.db.options
+                    if !o.readOnly && !options.readOnly && o.sync != options.sync {
+                        throw ABIError.bad(
+                            "\(path) is already open in this process with sync '\(o.sync)'; open it again with the same sync, or close it first"
+                        )
+                    }
+                    if o.readOnly && !options.readOnly {
+                        throw ABIError.bad(
+                            "\(path) is already open read-only in this process; close it before opening it for writing"
+                        )
+                    }
+                    shared.handles.withLock { $0 += 1 }
+                    return .shared(shared)
+                }
+            }
+            switch found {
+            case .shared(let s): return s
+            case .wait:
+                guard monotonicNow() < deadline else {
+                    throw ABIError(
+                        LLMDB_E_BUSY,
+                        "\(path) is still closing in this process: a call on its closed handle has not returned after 30 s"
                     )
                 }
-                if o.readOnly && !options.readOnly {
-                    throw ABIError.bad(
-                        "\(path) is already open read-only in this process; close it before opening it for writing"
-                    )
+                usleep(1000)
+                continue
+            case .none: break
+            }
+            let opened: SharedDatabase? = try lock.withLock { _ throws -> SharedDatabase? in
+                // Another thread may have opened it meanwhile: then share that one.
+                if let key = FileKey(path), table[key] != nil { return nil }
+                let db = try Database.open(path: path, options: options)
+                guard let key = FileKey(path) else {
+                    db.close()
+                    throw ABIError(LLMDB_E_STORAGE, "\(path) vanished while it was being opened")
                 }
-                shared.handles.withLock { $0 += 1 }
+                let shared = SharedDatabase(db, file: key)
+                shared.handles.withLock { $0 = 1 }
+                table[key] = .open(shared)
                 return shared
             }
-            let db = try Database.open(path: path, options: options)
-            guard let key = FileKey(path) else {
-                db.close()
-                throw ABIError(LLMDB_E_STORAGE, "\(path) vanished while it was being opened")
-            }
-            let shared = SharedDatabase(db, file: key)
-            shared.handles.withLock { $0 = 1 }
-            t[key] = shared
-            return shared
+            if let opened { return opened }
         }
     }
 
-    /// Releases one handle's share; the last one closes the database.
+    /// Releases one handle's share; the last one closes the database (its environment closes
+    /// when the last reference goes, and only then may the file be opened again).
     static func release(_ shared: SharedDatabase) {
-        let last = table.withLock { t -> Bool in
+        let last = lock.withLock { _ -> Bool in
             let n = shared.handles.withLock { n -> Int in
                 n -= 1
                 return n
             }
-            if n == 0 { t[shared.file] = nil }
+            if n == 0 { table[shared.file] = .closing(ObjectIdentifier(shared)) }
             return n == 0
         }
         if last { shared.db.close() }
+    }
+
+    /// Called by SharedDatabase.deinit once its environment is closed.
+    static func closed(_ file: FileKey, _ id: ObjectIdentifier) {
+        lock.withLock { _ in
+            if case .closing(let x)? = table[file], x == id { table[file] = nil }
+        }
+    }
+
+    private static func monotonicNow() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
 }
 
@@ -252,6 +329,9 @@ final class DatabaseHandle: Sendable {
             throw ABIError(LLMDB_E_READ_ONLY, "the database handle was opened read-only; this operation writes")
         }
     }
+
+    /// Whether the handle was opened before a fork (in the parent of this process).
+    var inherited: Bool { forkGeneration.load(ordering: .relaxed) != generation }
 
     func checkWritable() throws(ABIError) {
         try checkOpen()

@@ -134,5 +134,6 @@ struct ScanPage {
         capacity = 0
         rows = []
         next = 0
+        exhausted = true  // a call racing with the close reads no further page
     }
 }

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- Checks ---------------------------------------------------------------------------- */
@@ -2091,6 +2092,114 @@ static void run(const char *name, void (*test)(llmdb *), llmdb *db) {
     test(db);
 }
 
+/* ---- fork, and open/close of one file from several threads ---------------------------- */
+
+/* After fork the child's inherited handle is invalid (LMDB forbids using the parent's
+ * environment), closing it only forgets it, and an open in the child is a fresh one whose
+ * writes the parent sees. The parent's handle keeps working. */
+static void test_fork(llmdb *unused) {
+    (void)unused;
+    llmdb *db = open_db("fork.llmdb");
+    uint64_t tx0 = commit_put(db, LLMDB_TIME_UNSET, "before-fork", "1", LLMDB_TIME_UNSET, LLMDB_TIME_UNSET, NULL);
+    CHECK(tx0 >= 1);
+    char path[600];
+    path_in_scratch(path, sizeof path, "fork.llmdb");
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        /* The child: exit codes name the first failed step. */
+        char buf[16];
+        size_t n;
+        int32_t type;
+        llmdb_txn *t;
+        if (llmdb_get_value(db, 0, "before-fork", 11, LLMDB_TIME_UNSET, LLMDB_TX_LATEST, LLMDB_TIME_UNSET, buf,
+                            sizeof buf, &n, &type) != LLMDB_E_INVALID_HANDLE)
+            _exit(10);
+        if (llmdb_txn_begin(db, LLMDB_TIME_UNSET, &t) != LLMDB_E_INVALID_HANDLE) _exit(11);
+        if (strstr(llmdb_last_error(), "fork") == NULL) _exit(12);
+        if (llmdb_close(db) != LLMDB_OK) _exit(13);
+        if (llmdb_close(db) != LLMDB_E_INVALID_HANDLE) _exit(14);
+        llmdb *mine;
+        if (llmdb_open(path, NULL, &mine) != LLMDB_OK) _exit(15);
+        if (llmdb_get_value(mine, 0, "before-fork", 11, LLMDB_TIME_UNSET, LLMDB_TX_LATEST, LLMDB_TIME_UNSET, buf,
+                            sizeof buf, &n, &type) != LLMDB_OK || n != 1 || buf[0] != '1')
+            _exit(16);
+        if (llmdb_txn_begin(mine, LLMDB_TIME_UNSET, &t) != LLMDB_OK) _exit(17);
+        if (llmdb_txn_put(t, 0, "from-child", 10, "2", 1, LLMDB_VALUE_JSON, LLMDB_TIME_UNSET, LLMDB_TIME_UNSET) !=
+            LLMDB_OK)
+            _exit(18);
+        if (llmdb_txn_commit(t, NULL, NULL) != LLMDB_OK) _exit(19);
+        if (llmdb_close(mine) != LLMDB_OK) _exit(20);
+        _exit(0);
+    }
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "test_abi: the forked child failed at step %d (status %d)\n",
+                WIFEXITED(status) ? WEXITSTATUS(status) : -1, status);
+        exit(1);
+    }
+    llmdb_fact f;
+    OK(llmdb_get(db, 0, "from-child", 10, LLMDB_TIME_UNSET, LLMDB_TX_LATEST, LLMDB_TIME_UNSET, &f));
+    CHECK(f.value_len == 1 && f.value[0] == '2');
+    llmdb_free((void *)f.value);
+    OK(llmdb_close(db));
+}
+
+typedef struct {
+    char path[600];
+    int rounds;
+    atomic_int failures;
+} reopen_args;
+
+static void *reopen_worker(void *p) {
+    reopen_args *a = p;
+    for (int i = 0; i < a->rounds; i++) {
+        llmdb *db;
+        llmdb_options o;
+        llmdb_options_init(&o);
+        o.sync = LLMDB_SYNC_NONE;
+        if (llmdb_open(a->path, &o, &db) != LLMDB_OK) {
+            fprintf(stderr, "test_abi: reopen: open: %s\n", llmdb_last_error());
+            atomic_fetch_add(&a->failures, 1);
+            continue;
+        }
+        llmdb_txn *t;
+        if (llmdb_txn_begin(db, LLMDB_TIME_UNSET, &t) != LLMDB_OK ||
+            llmdb_txn_put(t, 0, "n", 1, "1", 1, LLMDB_VALUE_JSON, LLMDB_TIME_UNSET, LLMDB_TIME_UNSET) != LLMDB_OK ||
+            llmdb_txn_commit(t, NULL, NULL) != LLMDB_OK) {
+            fprintf(stderr, "test_abi: reopen: write: %s\n", llmdb_last_error());
+            atomic_fetch_add(&a->failures, 1);
+        }
+        if (llmdb_close(db) != LLMDB_OK) atomic_fetch_add(&a->failures, 1);
+    }
+    return NULL;
+}
+
+/* Threads opening, writing and closing one file at once: every open either shares the
+ * open database or waits for a closing one to close; none fails, and the file is whole. */
+static void test_reopen(llmdb *unused) {
+    (void)unused;
+    reopen_args a;
+    path_in_scratch(a.path, sizeof a.path, "reopen.llmdb");
+    a.rounds = getenv("LLMDB_TEST_UNDER_VALGRIND") ? 10 : 40;
+    atomic_init(&a.failures, 0);
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) CHECK(pthread_create(&th[i], NULL, reopen_worker, &a) == 0);
+    for (int i = 0; i < 3; i++) CHECK(pthread_join(th[i], NULL) == 0);
+    CHECK(atomic_load(&a.failures) == 0);
+    llmdb *db;
+    OK(llmdb_open(a.path, NULL, &db));
+    char *json;
+    OK(llmdb_history(db, 0, "n", 1, LLMDB_TX_LATEST, 1, &json, NULL));
+    int entries = 0;
+    for (const char *p = json; (p = strstr(p, "\"tx\":")) != NULL; p++) entries++;
+    llmdb_free(json);
+    CHECK(entries == 3 * a.rounds);
+    OK(llmdb_close(db));
+}
+
 int main(void) {
     setvbuf(stderr, NULL, _IONBF, 0);
     const char *tmp = getenv("TMPDIR");
@@ -2123,6 +2232,8 @@ int main(void) {
     run("threads", test_threads, db);
     run("concurrent writers", test_concurrent_writers, db);
     run("last error per thread", test_last_error_per_thread, db);
+    run("fork", test_fork, db);
+    run("open and close from several threads", test_reopen, db);
     OK(llmdb_close(db));
     EXPECT_DB_REJECTED(db);
 

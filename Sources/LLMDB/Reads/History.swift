@@ -149,9 +149,13 @@ extension Snapshot {
         var e = try cursor.next()
         // The key's entries after the one read that start at or before the valid time are
         // all later than this snapshot's transaction (the lookup took the last visible one).
+        // Many of them (a read far in the past of a busy key): seek instead.
+        var skipped = 0
         while let entry = e, entry.key.count == prefix.count + 16, EntryKey.hasPrefix(entry.key, prefix),
             EntryKey.times(entry.key).0 <= validTime
         {
+            skipped += 1
+            if skipped > 8 { return try validTo(of: key, current: current) }
             e = try cursor.next()
         }
         return try validTo(prefix: prefix, current: current, from: e, cursor: cursor)

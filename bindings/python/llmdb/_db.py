@@ -672,6 +672,8 @@ class Database(_Reader):
                 return _loads(data) if r.type == _JSON else data
             if st == _NOT_FOUND:
                 return None
+            if st == -1:  # the shim's own: no memory for the read buffer
+                raise MemoryError("llmdb: no memory for the read buffer")
             raise error_for(st)
         s = _local
         if _cget_value is not None:

@@ -134,3 +134,35 @@ def test_a_handle_used_after_fork_fails_clearly(path: Path) -> None:
         assert result.startswith(("InvalidHandle", "InvalidArgument")), result
         db.put("c", 3)  # the parent is unaffected
         assert db.get("b") is None and db.get("c") == 3
+
+
+def test_a_forked_child_closes_its_copy_and_opens_its_own(path: Path) -> None:
+    """In the child, closing the inherited Database (what leaving a `with` block does) only
+    forgets it, and llmdb.open opens the file afresh: the child's writes reach the parent."""
+    with llmdb.open(path) as db:
+        db.put("a", 1)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            import signal
+
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            signal.alarm(10)
+            try:
+                db.close()
+                with llmdb.open(path) as mine:
+                    assert mine.get("a") == 1
+                    mine.put("from-child", 2)
+                result = "ok"
+            except BaseException as e:  # report anything: the parent asserts
+                result = f"{type(e).__name__}: {e}"
+            os.write(write, result.encode())
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as f:
+            result = f.read()
+        _, status = os.waitpid(pid, 0)
+        assert not os.WIFSIGNALED(status), "the child hung"
+        assert result == "ok"
+        assert db.get("from-child") == 2
