@@ -70,7 +70,7 @@ if [ "$use_valgrind" != 0 ] && [ "$status" -eq 0 ]; then
     log=$tmp/valgrind.log
     code=0
     TMPDIR=$tmp LLMDB_TEST_UNDER_VALGRIND=1 LLMDB_TEST_COMMITS=${LLMDB_TEST_COMMITS:-100} \
-        valgrind --tool=memcheck --leak-check=full \
+        valgrind --tool=memcheck --leak-check=full --child-silent-after-fork=yes \
         --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --error-exitcode=99 \
         --suppressions=tests/c/valgrind.supp --num-callers=40 --log-file="$log" "$vbin" || code=$?
     if [ "$code" -ne 0 ]; then

@@ -2104,10 +2104,16 @@ static void test_fork(llmdb *unused) {
     CHECK(tx0 >= 1);
     char path[600];
     path_in_scratch(path, sizeof path, "fork.llmdb");
+    /* The child reports "ok" through a pipe as its last step: under valgrind its exit
+     * status is valgrind's (the parent's other threads do not exist in the child, so the
+     * memory they held reads as leaked there), so the pipe is what counts. */
+    int report[2];
+    CHECK(pipe(report) == 0);
     fflush(stderr);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
+        close(report[0]);
         /* The child: exit codes name the first failed step. */
         char buf[16];
         size_t n;
@@ -2131,11 +2137,18 @@ static void test_fork(llmdb *unused) {
             _exit(18);
         if (llmdb_txn_commit(t, NULL, NULL) != LLMDB_OK) _exit(19);
         if (llmdb_close(mine) != LLMDB_OK) _exit(20);
+        if (write(report[1], "ok", 2) != 2) _exit(21);
         _exit(0);
     }
+    close(report[1]);
+    char said[3] = {0};
+    ssize_t got = read(report[0], said, 2);
+    close(report[0]);
     int status = 0;
     CHECK(waitpid(pid, &status, 0) == pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    int under_valgrind = env_int("LLMDB_TEST_UNDER_VALGRIND", 0);
+    if (got != 2 || strcmp(said, "ok") != 0 || !WIFEXITED(status) ||
+        (WEXITSTATUS(status) != 0 && !(under_valgrind && WEXITSTATUS(status) == 99))) {
         fprintf(stderr, "test_abi: the forked child failed at step %d (status %d)\n",
                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, status);
         exit(1);
