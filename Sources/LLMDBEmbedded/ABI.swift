@@ -86,7 +86,7 @@ public func abiOpen(
 @_cdecl("llmdb_close")
 public func abiClose(_ handle: OpaquePointer?) -> Int32 {
     guarded {
-        guard case .database(let h)? = Handles.remove(handle, if: { if case .database = $0 { true } else { false } })
+        guard case .database(let h)? = Handles.remove(handle, .database)
         else { throw ABIError.handle("database") }
         h.closed.store(true, ordering: .releasing)
         let iterators = Handles.removeDependents(of: h)
@@ -223,7 +223,7 @@ public func abiTxnCommit(
     _ timeOut: UnsafeMutablePointer<Int64>?
 ) -> Int32 {
     guarded {
-        guard case .transaction(let t)? = Handles.remove(handle, if: isTransaction) else {
+        guard case .transaction(let t)? = Handles.remove(handle, .transaction) else {
             throw ABIError.handle("transaction")
         }
         try t.owner.checkOpen()
@@ -235,20 +235,19 @@ public func abiTxnCommit(
     }
 }
 
-private func isTransaction(_ e: Handles.Entry) -> Bool { if case .transaction = e { true } else { false } }
-
 @_cdecl("llmdb_txn_abort")
 public func abiTxnAbort(_ handle: OpaquePointer?) -> Int32 {
     guarded {
-        guard Handles.remove(handle, if: isTransaction) != nil else { throw ABIError.handle("transaction") }
+        guard Handles.remove(handle, .transaction) != nil else { throw ABIError.handle("transaction") }
         return LLMDB_OK
     }
 }
 
 // MARK: - Reads
 
-/// Reads the value of a key as of a point, and hands the borrowed view and the snapshot's
-/// extra fields to `body` (which copies what it keeps).
+/// Reads the value of a key as of a point and hands `body` the snapshot, the key and the
+/// borrowed value (it copies what it keeps); LLMDB_NOT_FOUND without calling it. `missing`
+/// names a required output the caller was given as NULL (checked after the handle).
 private func pointRead(
     _ handle: OpaquePointer?,
     _ partition: UInt32,
@@ -257,33 +256,33 @@ private func pointRead(
     _ validAt: Int64,
     _ tx: UInt64,
     _ txTime: Int64,
-    _ out: UnsafeMutablePointer<llmdb_fact>?,
-    _ body: (ValueView, inout llmdb_fact) throws -> Int32
+    missing: String?,
+    _ body: (borrowing Snapshot, Key, ValueView) throws -> Int32
 ) -> Int32 {
     guarded {
         let h = try Handles.database(handle)
-        guard let out else { throw ABIError.null("out") }
+        if let missing { throw ABIError.null(missing) }
         try h.checkOpen()
         let k = try key(partition, keyBytes, keyCount)
         let sel = try selector(tx, txTime)
         let status = try h.db.read(validAt: instant(validAt), tx: sel) { s -> Int32? in
-            try s.withValue(k) { view -> Int32 in
-                var fact = llmdb_fact(
-                    value: nil,
-                    value_len: view.payload.count,
-                    value_type: Int32(view.tag.rawValue),
-                    valid_from: view.validFrom.microseconds,
-                    valid_to: (try s.validToAfterLookup(of: k, current: view) ?? .endOfTime).microseconds,
-                    tx: view.txID,
-                    tx_time: try s.transactionTime(view.txID).microseconds
-                )
-                let status = try body(view, &fact)
-                out.pointee = fact
-                return status
-            }
+            try s.withValue(k) { view in try body(s, k, view) }
         }
         return status ?? LLMDB_NOT_FOUND
     }
+}
+
+/// A point read's fact, its value not yet placed: `valid_to` walks on from the lookup.
+private func fact(_ s: borrowing Snapshot, _ k: Key, _ view: ValueView) throws -> llmdb_fact {
+    llmdb_fact(
+        value: nil,
+        value_len: view.payload.count,
+        value_type: Int32(view.tag.rawValue),
+        valid_from: view.validFrom.microseconds,
+        valid_to: (try s.validToAfterLookup(of: k, current: view) ?? .endOfTime).microseconds,
+        tx: view.txID,
+        tx_time: try s.transactionTime(view.txID).microseconds
+    )
 }
 
 @_cdecl("llmdb_get")
@@ -297,11 +296,16 @@ public func abiGet(
     _ txTime: Int64,
     _ out: UnsafeMutablePointer<llmdb_fact>?
 ) -> Int32 {
-    pointRead(handle, partition, keyBytes, keyCount, validAt, tx, txTime, out) { view, fact in
+    pointRead(handle, partition, keyBytes, keyCount, validAt, tx, txTime, missing: out == nil ? "out" : nil) {
+        s,
+        k,
+        view in
+        var f = try fact(s, k, view)
         let n = view.payload.count
         let buffer = malloc(max(n, 1))!
         if n > 0 { buffer.copyMemory(from: view.payload.baseAddress!, byteCount: n) }
-        fact.value = UnsafePointer(buffer.assumingMemoryBound(to: UInt8.self))
+        f.value = UnsafePointer(buffer.assumingMemoryBound(to: UInt8.self))
+        out!.pointee = f
         return LLMDB_OK
     }
 }
@@ -319,9 +323,14 @@ public func abiGetInto(
     _ capacity: Int,
     _ out: UnsafeMutablePointer<llmdb_fact>?
 ) -> Int32 {
-    pointRead(handle, partition, keyBytes, keyCount, validAt, tx, txTime, out) { view, fact in
+    pointRead(handle, partition, keyBytes, keyCount, validAt, tx, txTime, missing: out == nil ? "out" : nil) {
+        s,
+        k,
+        view in
+        var f = try fact(s, k, view)
         let n = view.payload.count
         guard n <= capacity else {
+            out!.pointee = f
             setLastError("the value is \(n) bytes; the buffer holds \(capacity)")
             return LLMDB_E_BUFFER_TOO_SMALL
         }
@@ -329,7 +338,8 @@ public func abiGetInto(
             guard let buffer else { throw ABIError.null("buffer") }
             buffer.copyMemory(from: view.payload.baseAddress!, byteCount: n)
         }
-        fact.value = buffer.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) }
+        f.value = buffer.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) }
+        out!.pointee = f
         return LLMDB_OK
     }
 }
@@ -348,32 +358,22 @@ public func abiGetValue(
     _ valueLen: UnsafeMutablePointer<Int>?,
     _ valueType: UnsafeMutablePointer<Int32>?
 ) -> Int32 {
-    guarded {
-        let h = try Handles.database(handle)
-        guard let valueLen else { throw ABIError.null("value_len") }
-        guard let valueType else { throw ABIError.null("value_type") }
-        try h.checkOpen()
-        let k = try key(partition, keyBytes, keyCount)
-        let sel = try selector(tx, txTime)
-        let status = try h.db.read(validAt: instant(validAt), tx: sel) { s -> Int32? in
-            try s.withValue(k) { view -> Int32 in
-                let n = view.payload.count
-                guard n <= capacity else {
-                    valueLen.pointee = n
-                    valueType.pointee = Int32(view.tag.rawValue)
-                    setLastError("the value is \(n) bytes; the buffer holds \(capacity)")
-                    return LLMDB_E_BUFFER_TOO_SMALL
-                }
-                if n > 0 {
-                    guard let buffer else { throw ABIError.null("buffer") }
-                    buffer.copyMemory(from: view.payload.baseAddress!, byteCount: n)
-                }
-                valueLen.pointee = n
-                valueType.pointee = Int32(view.tag.rawValue)
-                return LLMDB_OK
-            }
+    let missing = valueLen == nil ? "value_len" : valueType == nil ? "value_type" : nil
+    return pointRead(handle, partition, keyBytes, keyCount, validAt, tx, txTime, missing: missing) { _, _, view in
+        let n = view.payload.count
+        guard n <= capacity else {
+            valueLen!.pointee = n
+            valueType!.pointee = Int32(view.tag.rawValue)
+            setLastError("the value is \(n) bytes; the buffer holds \(capacity)")
+            return LLMDB_E_BUFFER_TOO_SMALL
         }
-        return status ?? LLMDB_NOT_FOUND
+        if n > 0 {
+            guard let buffer else { throw ABIError.null("buffer") }
+            buffer.copyMemory(from: view.payload.baseAddress!, byteCount: n)
+        }
+        valueLen!.pointee = n
+        valueType!.pointee = Int32(view.tag.rawValue)
+        return LLMDB_OK
     }
 }
 
@@ -390,14 +390,6 @@ private func jsonCall(
         try h.checkOpen()
         return emit(try body(h), out, len)
     }
-}
-
-/// A fact as the REST API renders it, plus `value_type` (LLMDB_VALUE_*; null for a
-/// retraction): a raw value renders as `{"tag","base64"}`, which a JSON value could also be.
-private func fact(_ f: Fact) -> JSONValue {
-    guard case .object(var m) = Render.fact(f) else { return Render.fact(f) }
-    m.insert(JSONMember("value_type", f.value.map { .int(Int64($0.tag.rawValue)) } ?? .null), at: 3)
-    return .object(m)
 }
 
 private func txOnly(_ tx: UInt64) -> TxSelector { tx == txLatest ? .latest : .id(tx) }
@@ -417,7 +409,7 @@ public func abiHistory(
         let k = try key(partition, keyBytes, keyCount)
         try k.validate()
         let facts = try h.db.history(of: k, asOf: txOnly(tx), withCorrections: withCorrections != 0)
-        return .array(facts.map(fact))
+        return .array(facts.map(Render.fact))
     }
 }
 
@@ -445,17 +437,7 @@ public func abiTimeline(
             }
             window = .from(a, to: b)
         }
-        let runs = try h.db.timeline(of: k, window: window, asOf: txOnly(tx))
-        return .array(
-            runs.map { r in
-                .object([
-                    JSONMember("value", Render.value(r.value)),
-                    JSONMember("value_type", .int(Int64(r.value.tag.rawValue))),
-                    JSONMember("valid_from", r.validFrom.json),
-                    JSONMember("valid_to", r.validTo.map(\.json) ?? .null),
-                ])
-            }
-        )
+        return .array(try h.db.timeline(of: k, window: window, asOf: txOnly(tx)).map(Render.run))
     }
 }
 
@@ -478,7 +460,7 @@ public func abiVersions(
                 return true
             }
             var out: [JSONValue] = []
-            for k in keys { out += try s.history(of: k, withCorrections: true).map(fact) }
+            for k in keys { out += try s.history(of: k, withCorrections: true).map(Render.fact) }
             return .array(out)
         }
     }
@@ -553,7 +535,7 @@ public func abiIterNext(
 @_cdecl("llmdb_iter_close")
 public func abiIterClose(_ handle: OpaquePointer?) -> Int32 {
     guarded {
-        guard case .iterator(let it)? = Handles.remove(handle, if: { if case .iterator = $0 { true } else { false } })
+        guard case .iterator(let it)? = Handles.remove(handle, .iterator)
         else { throw ABIError.handle("iterator") }
         it.lock.withLock { _ in it.page.release() }
         return LLMDB_OK

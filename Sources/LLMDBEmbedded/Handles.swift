@@ -370,6 +370,15 @@ enum Handles {
         case database(DatabaseHandle)
         case transaction(TransactionHandle)
         case iterator(IteratorHandle)
+
+        enum Kind { case database, transaction, iterator }
+        var kind: Kind {
+            switch self {
+            case .database: .database
+            case .transaction: .transaction
+            case .iterator: .iterator
+            }
+        }
     }
     private static let table = Mutex<(next: UInt, entries: [UInt: Entry])>((0x1000, [:]))
 
@@ -382,13 +391,13 @@ enum Handles {
         }
     }
 
-    /// Removes the handle if it is of the kind `matches` accepts; a handle of another kind
-    /// is left alone (and reported invalid by the caller).
-    static func remove(_ p: OpaquePointer?, if matches: (Entry) -> Bool) -> Entry? {
+    /// Removes the handle if it is of `kind`; a handle of another kind is left alone (and
+    /// reported invalid by the caller).
+    static func remove(_ p: OpaquePointer?, _ kind: Entry.Kind) -> Entry? {
         guard let p else { return nil }
         return table.withLock { t in
             let id = UInt(bitPattern: p)
-            guard let e = t.entries[id], matches(e) else { return nil }
+            guard let e = t.entries[id], e.kind == kind else { return nil }
             t.entries[id] = nil
             return e
         }

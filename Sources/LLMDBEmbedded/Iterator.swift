@@ -51,14 +51,15 @@ struct ScanPage {
     }
 
     private mutating func fill(_ db: Database) throws {
-        var staged: [(key: Key, value: [UInt8], row: Row)] = []
-        var bytes = 0
+        rows = []
+        next = 0
+        var used = 0
         var more = false
         let after = last
         try db.read(validAt: validAt, tx: .id(txID)) { s in
             var times: [TxID: Instant] = [:]
             try s.scan(prefix: prefix, after: after) { r in
-                if staged.count == Self.maxRows || bytes >= Self.maxBytes {
+                if rows.count == Self.maxRows || used >= Self.maxBytes {
                     more = true
                     return false
                 }
@@ -72,59 +73,38 @@ struct ScanPage {
                     times[view.txID] = t
                 }
                 let to = try s.validTo(of: k, current: view)
-                staged.append(
-                    (
-                        k, Array(view.payload),
-                        Row(
-                            keyOffset: 0,
-                            keyCount: 0,
-                            valueOffset: 0,
-                            valueCount: 0,
-                            tag: view.tag.rawValue,
-                            validFrom: view.validFrom.microseconds,
-                            validTo: (to ?? .endOfTime).microseconds,
-                            tx: view.txID,
-                            txTime: t.microseconds
-                        )
+                let keyOffset = k.bytes.withUnsafeBytes { append($0, &used) }
+                let valueOffset = append(view.payload, &used)
+                rows.append(
+                    Row(
+                        keyOffset: keyOffset,
+                        keyCount: k.bytes.count,
+                        valueOffset: valueOffset,
+                        valueCount: view.payload.count,
+                        tag: view.tag.rawValue,
+                        validFrom: view.validFrom.microseconds,
+                        validTo: (to ?? .endOfTime).microseconds,
+                        tx: view.txID,
+                        txTime: t.microseconds
                     )
                 )
-                bytes += k.bytes.count + view.payload.count
+                last = k
                 return true
             }
         }
         exhausted = !more
-        last = staged.last?.key ?? last
-        if bytes > capacity {
-            free(buffer)
-            capacity = max(bytes, 4096)
-            buffer = malloc(capacity)
+    }
+
+    /// Copies `bytes` to the end of the page buffer (grown as needed); returns their offset.
+    private mutating func append(_ bytes: UnsafeRawBufferPointer, _ used: inout Int) -> Int {
+        let offset = used
+        if offset + bytes.count > capacity {
+            capacity = max(offset + bytes.count, 2 * capacity, 4096)
+            buffer = realloc(buffer, capacity)
         }
-        var offset = 0
-        rows = staged.map { s in
-            let ko = offset
-            s.key.bytes.withUnsafeBytes {
-                buffer!.advanced(by: offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
-            }
-            offset += s.key.bytes.count
-            let vo = offset
-            s.value.withUnsafeBytes { v in
-                if let base = v.baseAddress { buffer!.advanced(by: offset).copyMemory(from: base, byteCount: v.count) }
-            }
-            offset += s.value.count
-            let r = s.row
-            return Row(
-                keyOffset: ko,
-                keyCount: s.key.bytes.count,
-                valueOffset: vo,
-                valueCount: s.value.count,
-                tag: r.tag,
-                validFrom: r.validFrom,
-                validTo: r.validTo,
-                tx: r.tx,
-                txTime: r.txTime
-            )
-        }
-        next = 0
+        if let base = bytes.baseAddress { buffer!.advanced(by: offset).copyMemory(from: base, byteCount: bytes.count) }
+        used += bytes.count
+        return offset
     }
 
     /// Frees the page buffer (the rows lent from it become invalid).

@@ -216,11 +216,23 @@ package enum Render {
             JSONMember("key", .string(String(decoding: f.key.bytes, as: UTF8.self))),
             JSONMember("partition", .int(Int64(f.key.partition))),
             JSONMember("value", value(f.value)),
+            // A raw value renders as {"tag","base64"}, which a JSON value could also be.
+            JSONMember("value_type", f.value.map { .int(Int64($0.tag.rawValue)) } ?? .null),
             JSONMember("retracted", .bool(f.value == nil)),
             JSONMember("valid_from", f.validFrom.json),
             JSONMember("valid_to", f.validTo.map(\.json) ?? .null),
             JSONMember("tx", .int(Int64(f.txID))),
             JSONMember("tx_time", f.txTime.json),
+        ])
+    }
+
+    /// One run of a timeline.
+    package static func run(_ r: TimelineRun) -> JSONValue {
+        .object([
+            JSONMember("value", value(r.value)),
+            JSONMember("value_type", .int(Int64(r.value.tag.rawValue))),
+            JSONMember("valid_from", r.validFrom.json),
+            JSONMember("valid_to", r.validTo.map(\.json) ?? .null),
         ])
     }
 

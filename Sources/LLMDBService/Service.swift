@@ -90,13 +90,7 @@ public final class Service: Sendable {
 
     public func timeline(_ a: Args, _ p: Principal) throws -> JSONValue {
         let k = try key(a, p, .read)
-        let runs = try db.timeline(of: k, asOf: try a.txSelector()).map { r in
-            JSONValue.object([
-                JSONMember("value", Render.value(r.value)),
-                JSONMember("valid_from", r.validFrom.json),
-                JSONMember("valid_to", r.validTo.map(\.json) ?? .null),
-            ])
-        }
+        let runs = try db.timeline(of: k, asOf: try a.txSelector()).map(Render.run)
         return try a.page(runs, name: "runs")
     }
 

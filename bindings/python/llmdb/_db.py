@@ -152,7 +152,7 @@ class _Scratch(threading.local):
         self.cap = 4096
         self.buf = create_string_buffer(self.cap)
         self.addr = addressof(self.buf)
-        if _fast.ffi is not None:  # the same buffer and fact for the cffi calls
+        if _fast.mode == "abi":  # the buffer and outputs of cffi's ABI-mode get
             self.cbuf = _fast.ffi.new("char[]", self.cap)
             self.clen = _fast.ffi.new("size_t *")
             self.ctype = _fast.ffi.new("int32_t *")
@@ -171,7 +171,7 @@ class _Scratch(threading.local):
         self.cap = max(need, self.cap * 2)
         self.buf = create_string_buffer(self.cap)
         self.addr = addressof(self.buf)
-        if _fast.ffi is not None:
+        if _fast.mode == "abi":
             self.cbuf = _fast.ffi.new("char[]", self.cap)
 
 
