@@ -44,7 +44,17 @@ public indirect enum Filter: Sendable, Hashable {
         return try parse(tree, at: "filter")
     }
 
-    static func parse(_ tree: JSONValue, at where_: String) throws(LLMDBError) -> Filter {
+    /// The deepest nesting of `$and`, `$or` and `$not` a filter may have: deeper filters are
+    /// refused, so that matching (which recurses) fits in any thread's stack.
+    public static let maxDepth = 64
+
+    static func parse(_ tree: JSONValue, at where_: String, depth: Int = 1) throws(LLMDBError) -> Filter {
+        guard depth <= maxDepth else {
+            throw LLMDBError(
+                .invalidQuery,
+                "the filter is nested too deeply: more than \(maxDepth) levels of $and, $or and $not"
+            )
+        }
         guard case .object(let members) = tree else {
             throw LLMDBError(.invalidQuery, "\(where_) must be a JSON object, like {\"status\": \"active\"}")
         }
@@ -56,10 +66,12 @@ public indirect enum Filter: Sendable, Hashable {
                     throw LLMDBError(.invalidQuery, "\(where_): \(m.key) takes a non-empty array of filters")
                 }
                 var subs: [Filter] = []
-                for (i, item) in items.enumerated() { subs.append(try parse(item, at: "\(where_).\(m.key)[\(i)]")) }
+                for (i, item) in items.enumerated() {
+                    subs.append(try parse(item, at: "\(where_).\(m.key)[\(i)]", depth: depth + 1))
+                }
                 parts.append(m.key == "$and" ? .and(subs) : .or(subs))
             case "$not":
-                parts.append(.not(try parse(m.value, at: "\(where_).$not")))
+                parts.append(.not(try parse(m.value, at: "\(where_).$not", depth: depth + 1)))
             case let key where key.hasPrefix("$"):
                 throw LLMDBError(
                     .invalidQuery,

@@ -6,13 +6,14 @@ struct Eval {
     let ex: Executor
     let row: Row?
     var alias: String? = nil
-    var groups: [Row]? = nil
+    /// For a group: the value of each aggregate call over the group's rows.
+    var aggregates: [Expr: JSONValue]? = nil
 
-    init(ex: Executor, row: Row?, alias: String? = nil, groups: [Row]? = nil) {
+    init(ex: Executor, row: Row?, alias: String? = nil, aggregates: [Expr: JSONValue]? = nil) {
         self.ex = ex
         self.row = row
         self.alias = alias
-        self.groups = groups
+        self.aggregates = aggregates
     }
 
     static func typeName(_ v: JSONValue) -> String {
@@ -193,41 +194,64 @@ struct Eval {
             return .string(s(x) + s(y))
         default:
             if x.isNull || y.isNull { return .null }
-            if case .int(let a) = x, case .int(let b) = y {
-                switch op {
-                case "+":
-                    let (r, o) = a.addingReportingOverflow(b)
-                    if !o { return .int(r) }
-                case "-":
-                    let (r, o) = a.subtractingReportingOverflow(b)
-                    if !o { return .int(r) }
-                case "*":
-                    let (r, o) = a.multipliedReportingOverflow(by: b)
-                    if !o { return .int(r) }
-                case "/":
-                    guard b != 0 else { throw QueryError("division by zero") }
-                    if a % b == 0 { return .int(a / b) }
-                case "%":
-                    guard b != 0 else { throw QueryError("division by zero") }
-                    return .int(a % b)
-                default: break
-                }
-            }
-            guard let a = Self.number(x), let b = Self.number(y) else {
-                throw QueryError("type error: \(Self.typeName(x)) \(op) \(Self.typeName(y)) (arithmetic takes numbers)")
-            }
+            return try Self.arithmetic(op, x, y)
+        }
+    }
+
+    /// `+ - * / %` with SQL's answers and never a trap: integers stay exact while the
+    /// result fits in 64 bits (a `/` that leaves a remainder, or an integer result that
+    /// overflows, is computed in double precision instead, as `+` always was); a result too
+    /// large for a double, and division by zero, are errors.
+    static func arithmetic(_ op: String, _ x: JSONValue, _ y: JSONValue) throws -> JSONValue {
+        if case .int(let a) = x, case .int(let b) = y {
             switch op {
-            case "+": return .double(a + b)
-            case "-": return .double(a - b)
-            case "*": return .double(a * b)
+            case "+":
+                let (r, o) = a.addingReportingOverflow(b)
+                if !o { return .int(r) }
+            case "-":
+                let (r, o) = a.subtractingReportingOverflow(b)
+                if !o { return .int(r) }
+            case "*":
+                let (r, o) = a.multipliedReportingOverflow(by: b)
+                if !o { return .int(r) }
             case "/":
                 guard b != 0 else { throw QueryError("division by zero") }
-                return .double(a / b)
-            default:
+                // Int64.min / -1 overflows: it falls through to double precision.
+                let (q, o) = a.dividedReportingOverflow(by: b)
+                if !o, a % b == 0 { return .int(q) }
+            case "%":
                 guard b != 0 else { throw QueryError("division by zero") }
-                return .double(a.truncatingRemainder(dividingBy: b))
+                // Int64.min % -1 is 0 (the remainder reports an overflow, not a wrong value).
+                return .int(b == -1 ? 0 : a % b)
+            default: break
             }
         }
+        guard let a = number(x), let b = number(y) else {
+            throw QueryError("type error: \(typeName(x)) \(op) \(typeName(y)) (arithmetic takes numbers)")
+        }
+        let r: Double
+        switch op {
+        case "+": r = a + b
+        case "-": r = a - b
+        case "*": r = a * b
+        case "/":
+            guard b != 0 else { throw QueryError("division by zero") }
+            r = a / b
+        case "%":
+            guard b != 0 else { throw QueryError("division by zero") }
+            r = a.truncatingRemainder(dividingBy: b)
+        default: throw QueryError("unknown operator \(op)")
+        }
+        return try finite(r, "\(x.text) \(op) \(y.text)")
+    }
+
+    /// A double result, or an error when it left the range of doubles (SQL's "value out of
+    /// range"; JSON has no infinities).
+    static func finite(_ d: Double, _ what: @autoclosure () -> String) throws -> JSONValue {
+        guard d.isFinite else {
+            throw QueryError("numeric overflow: \(what().prefix(200)) is out of the range of a double")
+        }
+        return .double(d)
     }
 
     func function(_ f: String, _ args: [JSONValue], _ pos: SourcePosition) throws -> JSONValue {
@@ -273,45 +297,13 @@ struct Eval {
     }
 
     func aggregate(_ f: String, _ args: [Expr], _ pos: SourcePosition) throws -> JSONValue {
-        guard let groups else {
+        guard let aggregates else {
             throw QueryError("\(f) is an aggregate: use it with GROUP BY or over all rows", at: pos)
         }
-        func values() throws -> [JSONValue] {
-            try groups.map { r in try Eval(ex: ex, row: r, alias: alias).value(args[0]) }.filter { !$0.isNull }
+        guard let v = aggregates[.call(f, args, pos)] else {
+            throw QueryError("\(f) cannot be used here (an aggregate in the select list, HAVING or ORDER BY)", at: pos)
         }
-        switch f {
-        case "COUNT":
-            if args.isEmpty { return .int(Int64(groups.count)) }
-            return .int(Int64(try values().count))
-        case "SUM", "AVG":
-            let vs = try values()
-            if vs.isEmpty { return .null }
-            var allInt = true
-            var isum: Int64 = 0
-            var dsum = 0.0
-            for v in vs {
-                guard let d = Self.number(v) else {
-                    throw QueryError("\(f) takes numbers, found a \(Self.typeName(v))", at: pos)
-                }
-                dsum += d
-                if case .int(let n) = v, allInt {
-                    let (r, o) = isum.addingReportingOverflow(n)
-                    if o { allInt = false } else { isum = r }
-                } else {
-                    allInt = false
-                }
-            }
-            if f == "SUM" { return allInt ? .int(isum) : .double(dsum) }
-            return .double(dsum / Double(vs.count))
-        default:  // MIN, MAX
-            let vs = try values()
-            guard var best = vs.first else { return .null }
-            for v in vs.dropFirst() {
-                let c = Self.order(v, best)
-                if (f == "MIN" && c < 0) || (f == "MAX" && c > 0) { best = v }
-            }
-            return best
-        }
+        return v
     }
 
     /// SQL LIKE: `%` any run, `_` one character.
@@ -339,5 +331,73 @@ struct Eval {
         }
         while pi < p.endIndex && p[pi] == "%" { pi += 1 }
         return pi == p.endIndex
+    }
+}
+
+/// The running state of one aggregate call over the rows of a group: constant memory per
+/// group, whatever the number of rows (the rows themselves are not kept).
+struct Accumulator {
+    let function: String
+    /// nil for `COUNT(*)`.
+    let argument: Expr?
+    let position: SourcePosition
+    var count = 0
+    var allInt = true
+    var intSum: Int64 = 0
+    var doubleSum = 0.0
+    var best: JSONValue? = nil
+
+    init(_ call: Expr) {
+        guard case .call(let f, let args, let pos) = call else { preconditionFailure("not an aggregate call") }
+        function = f
+        argument = args.first
+        position = pos
+    }
+
+    /// Adds one row (NULLs are skipped, as in SQL).
+    mutating func add(_ ev: Eval) throws {
+        guard let argument else {
+            count += 1
+            return
+        }
+        let v = try ev.value(argument)
+        if v.isNull { return }
+        count += 1
+        switch function {
+        case "COUNT": break
+        case "SUM", "AVG":
+            guard let d = Eval.number(v) else {
+                throw QueryError("\(function) takes numbers, found a \(Eval.typeName(v))", at: position)
+            }
+            doubleSum += d
+            if allInt, case .int(let n) = v {
+                let (r, o) = intSum.addingReportingOverflow(n)
+                if o { allInt = false } else { intSum = r }
+            } else {
+                allInt = false
+            }
+        default:  // MIN, MAX
+            if let b = best {
+                let c = Eval.order(v, b)
+                if (function == "MIN" && c < 0) || (function == "MAX" && c > 0) { best = v }
+            } else {
+                best = v
+            }
+        }
+    }
+
+    /// The aggregate's value: an integer SUM stays exact while it fits in 64 bits, then is
+    /// summed in double precision; a sum past the range of doubles is an error.
+    func result() throws -> JSONValue {
+        switch function {
+        case "COUNT": return .int(Int64(count))
+        case "SUM":
+            if count == 0 { return .null }
+            return allInt ? .int(intSum) : try Eval.finite(doubleSum, "SUM(…)")
+        case "AVG":
+            if count == 0 { return .null }
+            return try Eval.finite(doubleSum / Double(count), "AVG(…)")
+        default: return best ?? .null
+        }
     }
 }

@@ -16,14 +16,18 @@ public struct QueryResult: Sendable {
     public let scanned: Int
 }
 
-/// Limits that stop a runaway query with a clear error.
+/// Limits that stop a runaway query with a clear error (docs/lql.md, "Limits").
 public struct QueryLimits: Sendable {
     /// The most rows a query may read from storage.
     public var maxScannedRows = 10_000_000
     /// The most rows a query may return.
     public var maxResultRows = 1_000_000
-    /// Wall-clock time, in microseconds.
+    /// Wall-clock time, in microseconds, checked inside every loop of the executor (scans,
+    /// join probes, grouping, sorting).
     public var timeoutMicroseconds: Int64 = 30_000_000
+    /// The memory a query may hold at once, in bytes, as estimated from the rows it keeps:
+    /// the right side of a join, groups, rows waiting to be sorted, and the result.
+    public var maxMemoryBytes = 256 << 20
     public init() {}
 }
 
@@ -40,7 +44,69 @@ public enum LQL {
         let statement: Statement
         do { statement = try Parser.parse(text) } catch { throw error.asLLMDBError }
         var ex = Executor(db: db, parameters: parameters, limits: limits)
+        defer { ex.budget.finish() }
         do { return try ex.run(statement) } catch let e as QueryError { throw e.asLLMDBError }
+    }
+}
+
+/// What a query may still spend, shared by the copies of its ``Executor``: time, checked
+/// (every few hundred calls, so the clock costs nothing) inside every loop, and memory,
+/// charged for the rows the executor holds and refused past the limit.
+final class QueryBudget {
+    let limits: QueryLimits
+    let started = monotonicMicroseconds()
+    private(set) var bytes = 0
+    private(set) var peak = 0
+    private var calls = 0
+
+    init(_ limits: QueryLimits) { self.limits = limits }
+
+    /// Throws once the query has run longer than its time limit.
+    @inline(__always)
+    func check() throws {
+        calls &+= 1
+        if calls & 255 == 0 { try checkClock() }
+    }
+
+    func checkClock() throws {
+        if monotonicMicroseconds() - started > limits.timeoutMicroseconds {
+            throw QueryError("the query ran longer than \(limits.timeoutMicroseconds / 1000) ms (the limit)")
+        }
+    }
+
+    /// Takes `n` bytes of the query's memory; throws past the limit.
+    func charge(_ n: Int) throws {
+        bytes += n
+        if bytes > peak { peak = bytes }
+        if bytes > limits.maxMemoryBytes {
+            throw QueryError(
+                "the query needs more than \(limits.maxMemoryBytes >> 20) MiB of memory (the limit) for the rows it holds (a join's right side, groups, rows to sort, the result): narrow it with WHERE, join on an equality, or add LIMIT"
+            )
+        }
+    }
+
+    func release(_ n: Int) { bytes -= n }
+
+    /// After the query: a query that held much memory gives it back to the system (the C
+    /// allocator keeps freed memory in per-thread arenas otherwise, and the server has many
+    /// threads).
+    func finish() {
+        if peak >= 16 << 20 { returnFreedMemoryToSystem() }
+    }
+
+    /// An estimate of the memory a value holds: its payload and the containers' overhead.
+    static func size(_ v: JSONValue) -> Int {
+        switch v {
+        case .null, .bool, .int, .uint, .double: return 16
+        case .string(let s): return 32 + s.utf8.count
+        case .binary(let b): return 32 + b.count
+        case .array(let a): return a.reduce(32) { $0 + size($1) }
+        case .object(let m): return m.reduce(32) { $0 + 16 + $1.key.utf8.count + size($1.value) }
+        }
+    }
+
+    static func size(_ r: Row) -> Int {
+        64 + size(r.body) + (r.id?.utf8.count ?? 0) + (r.key?.bytes.count ?? 0)
     }
 }
 
@@ -82,12 +148,13 @@ struct Executor {
     var scanned = 0
     /// The results of `EMBEDDED WASM module()` aggregates, by module.
     var wasmResults: [String: JSONValue] = [:]
-    let started = monotonicMicroseconds()
+    let budget: QueryBudget
 
     init(db: Database, parameters: [String: JSONValue], limits: QueryLimits) {
         self.db = db
         self.parameters = parameters
         self.limits = limits
+        self.budget = QueryBudget(limits)
     }
 
     static let aggregates: Set<String> = ["COUNT", "SUM", "AVG", "MIN", "MAX"]
@@ -120,7 +187,7 @@ struct Executor {
     // MARK: Constants (times, limits, parameters)
 
     func constant(_ e: Expr) throws -> JSONValue {
-        try Eval(ex: self, row: nil, groups: nil).value(e)
+        try Eval(ex: self, row: nil).value(e)
     }
 
     func time(_ e: Expr, _ what: String) throws -> Instant {
@@ -194,9 +261,7 @@ struct Executor {
                 "the query read more than \(limits.maxScannedRows) rows (the limit; narrow it with WHERE or LIMIT, or raise the limit)"
             )
         }
-        if scanned & 1023 == 0, monotonicMicroseconds() - started > limits.timeoutMicroseconds {
-            throw QueryError("the query ran longer than \(limits.timeoutMicroseconds / 1000) ms (the limit)")
-        }
+        try budget.check()
     }
 
     /// The key prefix a source scans: `kv('p')` → p; a collection → `name/`.
@@ -336,8 +401,14 @@ struct Executor {
     /// the windows (SQL:2011 semantics; see docs/lql.md).
     mutating func versions(prefix: Key, _ c: Coordinates, _ body: (Key, Fact) throws -> Bool) throws {
         var keys: [Key] = []
+        let budget = self.budget
+        var held = 0
+        defer { budget.release(held) }
         try db.read { s in
             try s.forEachKey(prefix: prefix) { k in
+                try budget.check()
+                try budget.charge(48 + k.bytes.count)
+                held += 48 + k.bytes.count
                 keys.append(k)
                 return true
             }
@@ -424,8 +495,15 @@ struct Executor {
                 at: join.table.position
             )
         }
+        // The right side is held in memory (charged to the budget) and read once.
         var rightRows: [Row] = []
+        var held = 0
+        let budget = self.budget
+        defer { budget.release(held) }
         try forEachRow(join.table, try coordinates(join.table), candidates: nil) { r in
+            let n = QueryBudget.size(r)
+            try budget.charge(n)
+            held += n
             rightRows.append(r)
             return true
         }
@@ -453,9 +531,13 @@ struct Executor {
                 leftPath = lp
                 var table: [String: [Row]] = [:]
                 for r in rightRows {
+                    try budget.check()
                     let v = Eval(ex: self, row: combine(r, r)).column([right] + Array(rp.dropFirst()))
                     if v.isNull { continue }
-                    table[Self.hashKey(v), default: []].append(r)
+                    let k = Self.hashKey(v)
+                    try budget.charge(48 + k.utf8.count)
+                    held += 48 + k.utf8.count
+                    table[k, default: []].append(r)
                 }
                 hashed = table
             }
@@ -466,6 +548,7 @@ struct Executor {
                 let v = Eval(ex: me, row: combine(l, l)).column([left] + Array(leftPath.dropFirst()))
                 if v.isNull { return true }
                 for r in hashed[Self.hashKey(v)] ?? [] {
+                    try budget.check()
                     let row = combine(l, r)
                     // Re-check with SQL equality (the hash key is only a bucket).
                     guard try Eval(ex: me, row: row).truth(join.on) == true else { continue }
@@ -474,6 +557,7 @@ struct Executor {
                 return true
             }
             for r in rightRows {
+                try budget.check()
                 let row = combine(l, r)
                 guard try Eval(ex: me, row: row).truth(join.on) == true else { continue }
                 if try !body(row) { return false }
@@ -540,8 +624,11 @@ struct Executor {
             let plan = try coll.explain(filter)
             guard plan.hasPrefix("index") else { continue }
             guard fetch else { return (plan, []) }
-            let r = try coll.find(filter, validAt: c.validAt, tx: c.tx)
-            return (plan, r.documents.map(\.id))
+            // At most one more than the scan limit: reading them would pass it anyway.
+            let r = try coll.find(filter, limit: limits.maxScannedRows, validAt: c.validAt, tx: c.tx)
+            let ids = r.documents.map(\.id)
+            try budget.charge(ids.reduce(0) { $0 + 32 + $1.utf8.count })
+            return (plan, ids)
         }
         return nil
     }
@@ -721,7 +808,6 @@ struct Executor {
             || (sel.having.map(Self.containsAggregate) ?? false)
         let candidates = try indexCandidates(sel, c, alias: sel.from.alias)?.ids
         let alias = sel.join == nil ? sel.from.alias : nil
-        var rows: [Row] = []
         var out: [JSONValue] = []
         var columns: [String] =
             sel.items.contains { if case .star = $0.expr { true } else { false } } ? [] : sel.items.map(Self.columnName)
@@ -729,38 +815,74 @@ struct Executor {
         var skipped = 0
         let me = self
         let maxResult = limits.maxResultRows
+        let budget = self.budget
+        // Every row kept (groups, rows to sort, the result) is charged to the query's budget.
+        var held = 0
+        defer { budget.release(held) }
+        func hold(_ n: Int) throws {
+            try budget.charge(n)
+            held += n
+        }
+        // Grouping keeps one state per group (its first row and the aggregates' running
+        // values), never the group's rows.
+        let calls = grouped ? Self.aggregateCalls(sel) : []
+        var groupIndex: [[JSONValue]: Int] = [:]
+        var groups: [(first: Row?, accumulators: [Accumulator])] = []
+        // Sorting keeps the projected rows with their keys; with LIMIT, only the best
+        // OFFSET + LIMIT of them.
+        let keep = limit.map { offset.addingReportingOverflow($0).overflow ? Int.max : offset + $0 }
+        var sorting: [Sortable] = []
+        let descending = sel.orderBy.map(\.1)
         try sourceRows(sel, c, candidates: candidates) { row in
             if let f = sel.filter, try Eval(ex: me, row: row, alias: alias).truth(f) != true { return true }
+            if grouped {
+                let ev = Eval(ex: me, row: row, alias: alias)
+                let k = try sel.groupBy.map { try ev.value($0) }
+                let g: Int
+                if let known = groupIndex[k] {
+                    g = known
+                } else {
+                    try hold(
+                        96 + 2 * k.reduce(0) { $0 + QueryBudget.size($1) } + QueryBudget.size(row) + 96 * calls.count
+                    )
+                    g = groups.count
+                    groupIndex[k] = g
+                    groups.append((row, calls.map(Accumulator.init)))
+                }
+                for j in groups[g].accumulators.indices { try groups[g].accumulators[j].add(ev) }
+                return true
+            }
             if streaming {
                 if skipped < offset {
                     skipped += 1
                     return true
                 }
-                out.append(try Self.project(sel, row, me, alias, &columns))
+                let obj = try Self.project(sel, row, me, alias, &columns)
+                try hold(QueryBudget.size(obj))
+                out.append(obj)
                 if out.count > maxResult {
                     throw QueryError("the query returns more than \(maxResult) rows (the limit)")
                 }
                 return limit.map { out.count < $0 } ?? true
             }
-            rows.append(row)
+            let obj = try Self.project(sel, row, me, alias, &columns)
+            let keys = try sel.orderBy.map { (e, _) in try Self.orderValue(e, obj, Eval(ex: me, row: row, alias: alias))
+            }
+            let n = 32 + QueryBudget.size(obj) + keys.reduce(0) { $0 + QueryBudget.size($1) }
+            try hold(n)
+            sorting.append(Sortable(row: obj, keys: keys, bytes: n))
+            if let keep, sorting.count >= max(2 * keep, 1024) {
+                held -= try me.sort(&sorting, descending, keeping: keep)
+            }
             return true
         }
         if grouped {
-            var groups: [[JSONValue]: [Row]] = [:]
-            var order: [[JSONValue]] = []
-            for r in rows {
-                let k = try sel.groupBy.map { try Eval(ex: me, row: r, alias: alias).value($0) }
-                if groups[k] == nil { order.append(k) }
-                groups[k, default: []].append(r)
-            }
-            if sel.groupBy.isEmpty && order.isEmpty {
-                order = [[]]
-                groups[[]] = []
-            }
-            var result: [(JSONValue, [Row])] = []
-            for k in order {
-                let g = groups[k]!
-                let ev = Eval(ex: me, row: g.first, alias: alias, groups: g)
+            if groups.isEmpty && sel.groupBy.isEmpty { groups = [(nil, calls.map(Accumulator.init))] }
+            for (first, accumulators) in groups {
+                try budget.check()
+                var values: [Expr: JSONValue] = [:]
+                for (call, a) in zip(calls, accumulators) { values[call] = try a.result() }
+                let ev = Eval(ex: me, row: first, alias: alias, aggregates: values)
                 if let h = sel.having, try ev.truth(h) != true { continue }
                 var members: [JSONMember] = []
                 for item in sel.items {
@@ -770,41 +892,77 @@ struct Executor {
                     }
                     throw QueryError("SELECT * cannot be grouped; name the columns")
                 }
-                result.append((.object(members), g))
-            }
-            if !sel.orderBy.isEmpty {
-                let keyed = try result.map { (obj, g) in
-                    (
-                        obj,
-                        try sel.orderBy.map { (e, _) in
-                            try Self.orderValue(e, obj, Eval(ex: me, row: g.first, alias: alias, groups: g))
-                        }
-                    )
+                let obj = JSONValue.object(members)
+                if sel.orderBy.isEmpty {
+                    try hold(QueryBudget.size(obj))
+                    out.append(obj)
+                    continue
                 }
-                out = keyed.sorted { a, b in Self.less(a.1, b.1, sel.orderBy.map(\.1)) }.map(\.0)
-            } else {
-                out = result.map(\.0)
+                let keys = try sel.orderBy.map { (e, _) in try Self.orderValue(e, obj, ev) }
+                let n = 32 + QueryBudget.size(obj) + keys.reduce(0) { $0 + QueryBudget.size($1) }
+                try hold(n)
+                sorting.append(Sortable(row: obj, keys: keys, bytes: n))
             }
-            out = Array(out.dropFirst(offset).prefix(limit ?? .max))
-        } else if !sel.orderBy.isEmpty {
-            var keyed: [(JSONValue, [JSONValue])] = []
-            for r in rows {
-                let obj = try Self.project(sel, r, me, alias, &columns)
-                keyed.append(
-                    (
-                        obj,
-                        try sel.orderBy.map { (e, _) in try Self.orderValue(e, obj, Eval(ex: me, row: r, alias: alias))
-                        }
-                    )
-                )
-            }
-            out = keyed.sorted { a, b in Self.less(a.1, b.1, sel.orderBy.map(\.1)) }.map(\.0)
-            out = Array(out.dropFirst(offset).prefix(limit ?? .max))
+            if sel.orderBy.isEmpty { out = Array(out.dropFirst(offset).prefix(limit ?? .max)) }
+        }
+        if !sel.orderBy.isEmpty {
+            held -= try sort(&sorting, descending, keeping: keep ?? .max)
+            out = sorting.dropFirst(offset).map(\.row)
         }
         if out.count > limits.maxResultRows {
             throw QueryError("the query returns more than \(limits.maxResultRows) rows (the limit)")
         }
         return QueryResult(columns: columns, rows: out, plan: [], scanned: scanned)
+    }
+
+    /// A row waiting for ORDER BY: its projection, its sort keys and the bytes charged for it.
+    struct Sortable {
+        var row: JSONValue
+        var keys: [JSONValue]
+        var bytes: Int
+    }
+
+    /// Sorts `rows` (stably, checking the deadline as it compares) and keeps the first
+    /// `keeping`; returns the bytes released with the rest.
+    func sort(_ rows: inout [Sortable], _ descending: [Bool], keeping: Int) throws -> Int {
+        let budget = self.budget
+        try rows.sort { a, b in
+            try budget.check()
+            return Self.less(a.keys, b.keys, descending)
+        }
+        guard rows.count > keeping else { return 0 }
+        let freed = rows[keeping...].reduce(0) { $0 + $1.bytes }
+        rows.removeSubrange(keeping...)
+        budget.release(freed)
+        return freed
+    }
+
+    /// The distinct aggregate calls of the select list, HAVING and ORDER BY, in order.
+    static func aggregateCalls(_ sel: Select) -> [Expr] {
+        var out: [Expr] = []
+        var seen: Set<Expr> = []
+        func walk(_ e: Expr) {
+            switch e {
+            case .call(let f, let args, _):
+                if aggregates.contains(f) {
+                    if seen.insert(e).inserted { out.append(e) }
+                } else {
+                    args.forEach(walk)
+                }
+            case .unary(_, let a), .isNull(let a, _): walk(a)
+            case .binary(_, let a, let b), .like(let a, let b, _):
+                walk(a)
+                walk(b)
+            case .inList(let a, let l, _):
+                walk(a)
+                l.forEach(walk)
+            default: break
+            }
+        }
+        for item in sel.items { walk(item.expr) }
+        if let h = sel.having { walk(h) }
+        for (e, _) in sel.orderBy { walk(e) }
+        return out
     }
 
     /// ORDER BY may name an output column (an alias) or any expression over the row.

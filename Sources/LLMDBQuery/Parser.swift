@@ -5,8 +5,15 @@ import LLMDB
 public struct Parser {
     var tokens: [Token]
     var i = 0
+    /// How deep the parser has recursed (statements, parentheses, prefixes, arguments).
     var depth = 0
-    static let maxDepth = 200
+    /// The depth of the expression tree the last expression production returned: a chain
+    /// `1+1+…` is parsed in a loop but makes a tree as deep as it is long, and every later
+    /// pass over the tree (checks, evaluation, even freeing it) recurses that deep.
+    var treeDepth = 0
+    /// The limit of both: deeper input is refused with an error (docs/lql.md, "Limits"), so
+    /// that no query can exhaust a thread's stack.
+    public static let maxDepth = 200
 
     static let reserved: Set<String> = [
         "SELECT", "FROM", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "LIMIT", "OFFSET", "AS", "AND", "OR", "NOT", "IN",
@@ -71,6 +78,8 @@ public struct Parser {
     // MARK: Statements
 
     mutating func statement() throws(QueryError) -> Statement {
+        try enter()
+        defer { depth -= 1 }
         if accept("EXPLAIN") { return .explain(try statement()) }
         if accept("SETTING") {
             // Query-wide defaults: SETTING DEFAULT VALID_TIME … [, DEFAULT SYSTEM_TIME …] statement
@@ -169,11 +178,13 @@ public struct Parser {
         }
         if accept("HISTORY") {
             try expect("OF")
-            let key = try expression()
+            // The key is a value (a string or a parameter), not a condition: `IN PARTITION`
+            // follows it, which a full expression would read as an IN list.
+            let key = try additive()
             var partition: Expr? = nil
             if accept("IN") {
                 try expect("PARTITION")
-                partition = try expression()
+                partition = try additive()
             }
             var system: TemporalClause? = nil
             if accept("FOR") {
@@ -395,100 +406,161 @@ public struct Parser {
 
     // MARK: Expressions (lowest precedence first)
 
-    mutating func expression() throws(QueryError) -> Expr {
+    /// One level of recursion deeper, refused past ``maxDepth``.
+    mutating func enter() throws(QueryError) {
         depth += 1
+        guard depth <= Self.maxDepth else {
+            depth -= 1
+            throw tooDeep()
+        }
+    }
+
+    func tooDeep() -> QueryError {
+        QueryError(
+            "the query is nested too deeply (more than \(Self.maxDepth) levels of operators, parentheses, prefixes or statements; split long chains, e.g. a long OR into IN (…))",
+            at: peek.position
+        )
+    }
+
+    /// Records that the node just built sits over children `childDepth` deep.
+    mutating func built(over childDepth: Int) throws(QueryError) {
+        guard childDepth < Self.maxDepth else { throw tooDeep() }
+        treeDepth = childDepth + 1
+    }
+
+    mutating func expression() throws(QueryError) -> Expr {
+        try enter()
         defer { depth -= 1 }
-        guard depth < Self.maxDepth else { throw QueryError("the expression is nested too deeply", at: peek.position) }
         return try or()
     }
 
     mutating func or() throws(QueryError) -> Expr {
         var e = try and()
-        while accept("OR") { e = .binary("OR", e, try and()) }
+        var d = treeDepth
+        while accept("OR") {
+            let r = try and()
+            try built(over: max(d, treeDepth))
+            d = treeDepth
+            e = .binary("OR", e, r)
+        }
+        treeDepth = d
         return e
     }
 
     mutating func and() throws(QueryError) -> Expr {
         var e = try not()
-        while accept("AND") { e = .binary("AND", e, try not()) }
+        var d = treeDepth
+        while accept("AND") {
+            let r = try not()
+            try built(over: max(d, treeDepth))
+            d = treeDepth
+            e = .binary("AND", e, r)
+        }
+        treeDepth = d
         return e
     }
 
     mutating func not() throws(QueryError) -> Expr {
         if accept("NOT") {
-            depth += 1
+            try enter()
             defer { depth -= 1 }
-            guard depth < Self.maxDepth else {
-                throw QueryError("the expression is nested too deeply", at: peek.position)
-            }
-            return .unary("NOT", try not())
+            let inner = try not()
+            try built(over: treeDepth)
+            return .unary("NOT", inner)
         }
         return try comparison()
     }
 
     mutating func comparison() throws(QueryError) -> Expr {
         let left = try additive()
+        let dl = treeDepth
         if case .symbol(let op) = peek.kind, ["=", "!=", "<", "<=", ">", ">="].contains(op) {
             i += 1
-            return .binary(op, left, try additive())
+            let right = try additive()
+            try built(over: max(dl, treeDepth))
+            return .binary(op, left, right)
         }
         if accept("IS") {
             let negated = accept("NOT")
             try expect("NULL")
+            try built(over: dl)
             return .isNull(left, negated: negated)
         }
         let negated = accept("NOT")
         if accept("IN") {
             try expectSymbol("(")
             var items: [Expr] = []
-            repeat { items.append(try expression()) } while acceptSymbol(",")
+            var d = dl
+            repeat {
+                items.append(try expression())
+                d = max(d, treeDepth)
+            } while acceptSymbol(",")
             try expectSymbol(")")
+            try built(over: d)
             return .inList(left, items, negated: negated)
         }
-        if accept("LIKE") { return .like(left, try additive(), negated: negated) }
+        if accept("LIKE") {
+            let pattern = try additive()
+            try built(over: max(dl, treeDepth))
+            return .like(left, pattern, negated: negated)
+        }
         if accept("BETWEEN") {
             let a = try additive()
+            let da = treeDepth
             try expect("AND")
             let b = try additive()
+            // AND(>=, <=), under a NOT when negated.
+            try built(over: max(dl, da, treeDepth) + (negated ? 2 : 1))
             let e: Expr = .binary("AND", .binary(">=", left, a), .binary("<=", left, b))
             return negated ? .unary("NOT", e) : e
         }
         if negated { throw expected("IN, LIKE or BETWEEN after NOT") }
+        treeDepth = dl
         return left
     }
 
     mutating func additive() throws(QueryError) -> Expr {
         var e = try multiplicative()
+        var d = treeDepth
         while case .symbol(let op) = peek.kind, op == "+" || op == "-" || op == "||" {
             i += 1
-            e = .binary(op, e, try multiplicative())
+            let r = try multiplicative()
+            try built(over: max(d, treeDepth))
+            d = treeDepth
+            e = .binary(op, e, r)
         }
+        treeDepth = d
         return e
     }
 
     mutating func multiplicative() throws(QueryError) -> Expr {
         var e = try unary()
+        var d = treeDepth
         while case .symbol(let op) = peek.kind, op == "*" || op == "/" || op == "%" {
             i += 1
-            e = .binary(op, e, try unary())
+            let r = try unary()
+            try built(over: max(d, treeDepth))
+            d = treeDepth
+            e = .binary(op, e, r)
         }
+        treeDepth = d
         return e
     }
 
     mutating func unary() throws(QueryError) -> Expr {
         if acceptSymbol("-") {
-            depth += 1
+            try enter()
             defer { depth -= 1 }
-            guard depth < Self.maxDepth else {
-                throw QueryError("the expression is nested too deeply", at: peek.position)
-            }
-            return .unary("-", try unary())
+            let inner = try unary()
+            try built(over: treeDepth)
+            return .unary("-", inner)
         }
         return try primary()
     }
 
     mutating func primary() throws(QueryError) -> Expr {
         let t = peek
+        treeDepth = 1
         switch t.kind {
         case .integer(let n):
             i += 1
@@ -504,7 +576,7 @@ public struct Parser {
             return .parameter(p, t.position)
         case .symbol("("):
             i += 1
-            let e = try expression()
+            let e = try expression()  // its tree depth is the parenthesized expression's
             try expectSymbol(")")
             return e
         case .identifier(let s) where s.uppercased() == "NULL":
@@ -516,6 +588,7 @@ public struct Parser {
             let module = try moduleName()
             try expectSymbol("(")
             try expectSymbol(")")
+            treeDepth = 1
             return .wasmAggregate(module, t.position)
         case .identifier(let s) where s.uppercased() == "TRUE" || s.uppercased() == "FALSE":
             i += 1
@@ -524,14 +597,17 @@ public struct Parser {
             let first = try name("a column, a value or a function")
             if acceptSymbol("(") {
                 var args: [Expr] = []
+                var d = 0
                 if acceptSymbol("*") {
-                    args = []
+                    try expectSymbol(")")  // COUNT(*)
                 } else if !acceptSymbol(")") {
-                    repeat { args.append(try expression()) } while acceptSymbol(",")
+                    repeat {
+                        args.append(try expression())
+                        d = max(d, treeDepth)
+                    } while acceptSymbol(",")
                     try expectSymbol(")")
-                    return .call(first.uppercased(), args, t.position)
                 }
-                if !args.isEmpty || true { _ = acceptSymbol(")") }
+                try built(over: d)
                 return .call(first.uppercased(), args, t.position)
             }
             var path = [first]
@@ -544,6 +620,7 @@ public struct Parser {
                     throw expected("a member name after '.'")
                 }
             }
+            treeDepth = 1
             return .column(path, t.position)
         default:
             throw expected("a value, a column, a parameter or '('")

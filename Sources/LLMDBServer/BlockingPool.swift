@@ -16,7 +16,10 @@ final class BlockingPool: @unchecked Sendable {
         for i in 0..<threads {
             let t = Thread { [unowned self] in self.loop() }
             t.name = "llmdb-blocking-\(i)"
-            t.stackSize = 1 << 20
+            // The platform's default size: the deepest input the limits allow (LQL at its
+            // nesting limit, JSON at depth 512, a filter at depth 64) needs under 2 MiB in a
+            // debug build (tests check it); only the pages a thread touches take memory.
+            t.stackSize = 8 << 20
             t.start()
         }
     }

@@ -315,3 +315,18 @@ package func monotonicMicroseconds() -> Int64 {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
 }
+
+/// Gives memory that was freed back to the system. glibc's allocator keeps freed memory in
+/// per-thread arenas; after an operation that held a lot of it (a large query), a server
+/// with many threads would otherwise keep every arena's peak for ever. Looked up at run
+/// time (`malloc_trim` is a glibc extension); a no-op elsewhere.
+package func returnFreedMemoryToSystem() {
+    #if canImport(Glibc)
+    if let trim = mallocTrim { _ = trim(0) }
+    #endif
+}
+
+#if canImport(Glibc)
+private let mallocTrim: (@convention(c) (Int) -> Int32)? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim")
+    .map { unsafeBitCast($0, to: (@convention(c) (Int) -> Int32).self) }
+#endif
