@@ -524,6 +524,10 @@ struct Verify: ParsableCommand {
 /// 1 otherwise. `--help` and `--version` print to stdout and exit 0.
 public func runCommandLine() -> Never {
     do {
+        if let problem = LLMDBCommand.unknownCommand(in: Array(CommandLine.arguments.dropFirst())) {
+            printError("Error: " + problem)
+            exit(ExitCode.validationFailure.rawValue)
+        }
         var command = try LLMDBCommand.parseAsRoot()
         try command.run()
         exit(0)
@@ -537,5 +541,50 @@ public func runCommandLine() -> Never {
         let line = message.split(separator: "\n").first.map(String.init) ?? ""
         if !line.isEmpty { printError(line.hasPrefix("Error:") ? line : "Error: " + line) }
         exit(code.rawValue)
+    }
+}
+
+extension LLMDBCommand {
+    /// The names a command answers to: its name (given, or its type name in kebab case, as
+    /// the argument parser derives it) and its aliases.
+    static func names(of command: any ParsableCommand.Type) -> [String] {
+        let name =
+            command.configuration.commandName
+            ?? String(describing: command).reduce(into: "") { out, c in
+                if c.isUppercase, !out.isEmpty { out.append("-") }
+                out.append(contentsOf: c.lowercased())
+            }
+        return [name] + command.configuration.aliases
+    }
+
+    /// The problem with `args` when a word in a command's place is not a command: without
+    /// this, `llmdb vector --help` would print the help of `status` (the default command)
+    /// as if `vector` existed. Options and their values are skipped; the words after a
+    /// command without subcommands are its arguments.
+    static func unknownCommand(in args: [String]) -> String? {
+        // The root's options that take a value (those of `status`, the default command).
+        let valued: Set<String> = ["--db", "--sync", "--max-map-size"]
+        var command: any ParsableCommand.Type = LLMDBCommand.self
+        var path = ["llmdb"]
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if a == "--" { return nil }
+            if a.hasPrefix("-") {
+                i += path.count == 1 && valued.contains(a) ? 2 : 1
+                continue
+            }
+            let subcommands = command.configuration.subcommands
+            if subcommands.isEmpty { return nil }
+            guard let next = subcommands.first(where: { names(of: $0).contains(a) }) else {
+                let known = subcommands.map { names(of: $0)[0] }
+                return
+                    "'\(a.prefix(60))' is not a command of \(path.joined(separator: " ")); the commands are: \(known.joined(separator: ", ")) (see \(path.joined(separator: " ")) --help)"
+            }
+            command = next
+            path.append(names(of: next)[0])
+            i += 1
+        }
+        return nil
     }
 }

@@ -51,7 +51,7 @@ public final class AgentMemory: Sendable {
 
     /// Checks a namespace prefix for recall and listing: `agent:` followed by anything.
     public static func check(namespace: String) throws(LLMDBError) {
-        guard namespace.hasPrefix("agent:") || namespace == "agent" else {
+        guard namespace.hasUTF8Prefix("agent:") || namespace.utf8Equals("agent") else {
             throw LLMDBError(
                 .invalidArgument,
                 "a memory namespace starts with 'agent:' (for example 'agent:knowledge:' or 'agent:context:session-1'), not '\(namespace.prefix(80))'"
@@ -90,9 +90,9 @@ public final class AgentMemory: Sendable {
     public func remember(_ inputs: [MemoryInput], partition: PartitionID = 0) throws -> Commit {
         guard !inputs.isEmpty else { throw LLMDBError(.invalidArgument, "remember needs at least one memory") }
         var values: [(Key, Value, Instant?)] = []
-        var seen: Set<String> = []
+        var seen: Set<[UInt8]> = []  // keys are bytes: no canonical equivalence
         for (i, input) in inputs.enumerated() {
-            guard seen.insert(input.key).inserted else {
+            guard seen.insert(Array(input.key.utf8)).inserted else {
                 throw LLMDBError(
                     .invalidArgument,
                     "memory \(i): the key '\(input.key.prefix(80))' appears twice in one batch (the second would hide the first); nothing was written"
@@ -353,17 +353,20 @@ public final class AgentMemory: Sendable {
     /// The kinds of memory in `partition` with how many keys each has now (the standard
     /// kinds always, with 0 when empty).
     public func namespaces(partition: PartitionID = 0) throws -> [(namespace: String, count: Int)] {
-        var counts: [String: Int] = [:]
-        for k in Self.standardKinds { counts["agent:" + k] = 0 }
+        // By bytes: kinds that differ only in normalization are different namespaces.
+        var counts: [[UInt8]: Int] = [:]
+        for k in Self.standardKinds { counts[Array(("agent:" + k).utf8)] = 0 }
         try db.read { s in
             try s.scan(prefix: Key("agent:", partition: partition)) { row in
                 let key = try row.key()
                 let parts = key.bytes.split(separator: UInt8(ascii: ":"), maxSplits: 2)
-                if parts.count >= 2 { counts["agent:" + String(decoding: parts[1], as: UTF8.self), default: 0] += 1 }
+                if parts.count >= 2 { counts[Array("agent:".utf8) + parts[1], default: 0] += 1 }
                 return true
             }
         }
-        return counts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        return counts.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map {
+            (String(decoding: $0.key, as: UTF8.self), $0.value)
+        }
     }
 
     // MARK: Recall

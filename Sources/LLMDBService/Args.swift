@@ -57,6 +57,11 @@ public struct Args: Sendable {
 
     public init(_ json: JSONValue) throws(APIError) {
         guard case .object(let m) = json else { throw APIError.bad("the request body must be a JSON object") }
+        if let (path, name) = json.duplicateMember() {
+            throw APIError.bad(
+                "the member '\(name.prefix(80))' appears twice in \(path == "$" ? "the request" : "the object at \(path.prefix(120))"); every member name of a JSON object must be unique"
+            )
+        }
         self.json = json
         var d: [String: JSONValue] = [:]
         for x in m { d[x.key] = x.value }

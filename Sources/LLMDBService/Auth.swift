@@ -55,7 +55,8 @@ public struct Principal: Sendable {
     public func check(_ needed: Role, key: String, partition: PartitionID) throws(APIError) {
         try require(needed)
         try check(partition: partition)
-        if let prefixes, !prefixes.contains(where: { key.hasPrefix($0) }) {
+        // Bytes, as storage compares them: never String.hasPrefix (canonical equivalence).
+        if let prefixes, !prefixes.contains(where: { key.hasUTF8Prefix($0) }) {
             throw APIError(
                 403,
                 "forbidden",

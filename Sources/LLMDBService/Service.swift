@@ -648,7 +648,9 @@ public final class Service: Sendable {
         try p.check(partition: partition)
         try p.require(.read)
         let all = try memory.namespaces(partition: partition).filter { ns in
-            p.prefixes.map { ps in ps.contains { ns.namespace.hasPrefix($0) || $0.hasPrefix(ns.namespace + ":") } }
+            p.prefixes.map { ps in
+                ps.contains { ns.namespace.hasUTF8Prefix($0) || $0.hasUTF8Prefix(ns.namespace + ":") }
+            }
                 ?? true
         }
         return .object([

@@ -63,3 +63,23 @@ extension String {
         count >= width ? self : String(repeating: c, count: width - count) + self
     }
 }
+
+extension String {
+    /// Whether the UTF-8 bytes of this string start with those of `prefix`: the comparison
+    /// that matches storage, where keys are bytes and a key prefix is a byte prefix.
+    ///
+    /// Use it, never `hasPrefix`, for keys, scopes and namespaces: `hasPrefix` compares by
+    /// canonical equivalence, so "\u{212A}afka:" (KELVIN SIGN) has the prefix "Kafka:" and
+    /// "cafe\u{301}:" (NFD) has the prefix "café:" (NFC), though their bytes differ, while
+    /// "Kafka:\u{301}x" does not have the prefix "Kafka:" (the accent joins the colon).
+    @inlinable
+    public func hasUTF8Prefix(_ prefix: String) -> Bool {
+        utf8.starts(with: prefix.utf8)
+    }
+
+    /// Byte equality of the UTF-8 forms (`==` on strings compares by canonical equivalence).
+    @inlinable
+    public func utf8Equals(_ other: String) -> Bool {
+        utf8.elementsEqual(other.utf8)
+    }
+}

@@ -1,7 +1,10 @@
 /// A point in time: microseconds since the Unix epoch (UTC), signed.
 ///
 /// ``endOfTime`` stands for +∞ (an open end). Text form: ISO-8601 in UTC with six
-/// fractional digits, `2024-05-01T12:00:00.000000Z`.
+/// fractional digits, `2024-05-01T12:00:00.000000Z`; years before 0000 or after 9999 in
+/// ISO-8601's expanded form, a sign and six digits (`-290308-12-21T19:59:05.224192Z`, as
+/// JavaScript writes them), which parsing accepts too, so every instant's text reads back
+/// as the same instant.
 public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var microseconds: Int64
 
@@ -45,11 +48,14 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
         let hh = sod / 3600
         let mm = (sod % 3600) / 60
         let ss = sod % 60
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(hh, 2)):\(pad(mm, 2)):\(pad(ss, 2)).\(pad(f, 6))Z"
+        let year = (0...9999).contains(y) ? pad(y, 4) : (y < 0 ? "-" : "+") + pad(abs(y), 6)
+        return "\(year)-\(pad(m, 2))-\(pad(d, 2))T\(pad(hh, 2)):\(pad(mm, 2)):\(pad(ss, 2)).\(pad(f, 6))Z"
     }
 
     /// Parses ISO-8601 (`2024-05-01`, `2024-05-01T12:00:00Z`, fractional seconds up to
-    /// microseconds, `+02:00` offsets), integer microseconds since the epoch, or `∞`/`inf`.
+    /// microseconds, `+02:00` offsets, expanded years `±YYYYYY`), integer microseconds since
+    /// the epoch, or `∞`/`inf`. Text outside the range of instants (about ±292,000 years)
+    /// is refused.
     public init?(parsing text: String) {
         let t = text.trimmingWhitespace
         if t == "∞" || t == "inf" || t == "infinity" || t == "+inf" {
@@ -114,13 +120,30 @@ private func parseISO8601(_ b: [UInt8]) -> Int64? {
         i += 1
         return true
     }
-    guard let y = digits(4), expect(UInt8(ascii: "-")), let mo = digits(2), expect(UInt8(ascii: "-")),
+    // A year of four digits, or ISO-8601's expanded form: a sign and six digits.
+    var year: Int64? = nil
+    if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+        let negative = b[i] == UInt8(ascii: "-")
+        i += 1
+        year = digits(6).map { negative ? -$0 : $0 }
+    } else {
+        year = digits(4)
+    }
+    guard let y = year, expect(UInt8(ascii: "-")), let mo = digits(2), expect(UInt8(ascii: "-")),
         let d = digits(2)
     else { return nil }
     guard (1...12).contains(mo), d >= 1, d <= daysIn(month: mo, year: y) else { return nil }
+    // Six-digit years reach past the range of instants: every step is checked.
     var seconds = days(fromCivil: y, mo, d) * 86_400
     var micros: Int64 = 0
-    if i == b.count { return seconds * 1_000_000 }
+    func total(_ seconds: Int64, _ micros: Int64) -> Int64? {
+        // seconds × 10⁶ + micros; in the earliest second the product alone passes Int64.min.
+        let (s, us) = seconds < 0 && micros > 0 ? (seconds + 1, micros - 1_000_000) : (seconds, micros)
+        let (product, o1) = s.multipliedReportingOverflow(by: 1_000_000)
+        let (sum, o2) = product.addingReportingOverflow(us)
+        return o1 || o2 ? nil : sum
+    }
+    if i == b.count { return total(seconds, 0) }
     guard expect(UInt8(ascii: "T")) || expect(UInt8(ascii: " ")) || expect(UInt8(ascii: "t")) else { return nil }
     guard let hh = digits(2), expect(UInt8(ascii: ":")), let mm = digits(2) else { return nil }
     var ss: Int64 = 0
@@ -156,12 +179,12 @@ private func parseISO8601(_ b: [UInt8]) -> Int64? {
         return nil
     }
     guard i == b.count else { return nil }
-    return seconds * 1_000_000 + micros
+    return total(seconds, micros)
 }
 
 private func daysIn(month: Int64, year: Int64) -> Int64 {
     switch month {
-    case 2: return (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28
+    case 2: return (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28  // proleptic Gregorian
     case 4, 6, 9, 11: return 30
     default: return 31
     }
