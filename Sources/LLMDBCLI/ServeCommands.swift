@@ -56,6 +56,45 @@ struct ServeSettings: ParsableArguments {
         )
     )
     var maxConcurrent: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Requests one API key may run at once (env LLMDB_MAX_CONCURRENT_PER_KEY; default a quarter of --max-concurrent).",
+            valueName: "n"
+        )
+    )
+    var maxConcurrentPerKey: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Grace time of a request body in ms, after which it must keep arriving at --min-body-rate (env LLMDB_BODY_TIMEOUT_MS; default 10000).",
+            valueName: "ms"
+        )
+    )
+    var bodyTimeoutMs: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Least average rate of a request body after its grace time, bytes/s (env LLMDB_MIN_BODY_RATE; default 4096).",
+            valueName: "n"
+        )
+    )
+    var minBodyRate: Int?
+    @Option(
+        help: ArgumentHelp("MCP sessions open at once (env LLMDB_MCP_MAX_SESSIONS; default 1000).", valueName: "n")
+    )
+    var mcpMaxSessions: Int?
+    @Option(
+        help: ArgumentHelp(
+            "MCP sessions one API key may have open (env LLMDB_MCP_MAX_SESSIONS_PER_KEY; default a tenth of --mcp-max-sessions).",
+            valueName: "n"
+        )
+    )
+    var mcpMaxSessionsPerKey: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Bytes of events an MCP session keeps for resumption, 0 for none (env LLMDB_MCP_SESSION_HISTORY_BYTES; default 262144).",
+            valueName: "n"
+        )
+    )
+    var mcpSessionHistoryBytes: Int?
     @Option(help: ArgumentHelp("LQL time limit in ms (env LLMDB_QUERY_TIMEOUT_MS; default 5000).", valueName: "ms"))
     var queryTimeoutMs: Int?
     @Option(
@@ -100,7 +139,9 @@ struct ServeSettings: ParsableArguments {
             }
             let known: Set<String> = [
                 "db", "host", "port", "require_auth", "tls_cert", "tls_key", "max_body_bytes", "max_concurrent",
-                "query_timeout_ms", "query_max_rows", "log_level", "sync",
+                "max_concurrent_per_key", "body_timeout_ms", "min_body_rate", "mcp_max_sessions",
+                "mcp_max_sessions_per_key", "mcp_session_history_bytes", "query_timeout_ms", "query_max_rows",
+                "log_level", "sync",
             ]
             for m in members {
                 guard known.contains(m.key) else {
@@ -129,6 +170,10 @@ struct ServeSettings: ParsableArguments {
             }
             return n
         }
+        func optionalInt(_ flag: Int?, _ envName: String, _ key: String) throws -> Int? {
+            guard try text(flag.map(String.init), envName, key) != nil else { return nil }
+            return try int(flag, envName, key, 0)
+        }
         var o = ServerOptions()
         o.host = try text(host, "LLMDB_HOST", "host") ?? "127.0.0.1"
         o.port = try int(port, "LLMDB_PORT", "port", 7070, min: 0)
@@ -143,6 +188,37 @@ struct ServeSettings: ParsableArguments {
             "LLMDB_MAX_CONCURRENT",
             "max_concurrent",
             o.limits.maxConcurrentRequests
+        )
+        if let n = try optionalInt(maxConcurrentPerKey, "LLMDB_MAX_CONCURRENT_PER_KEY", "max_concurrent_per_key") {
+            o.limits.maxConcurrentPerKey = n
+        }
+        o.limits.bodyTimeoutMs = try int(
+            bodyTimeoutMs,
+            "LLMDB_BODY_TIMEOUT_MS",
+            "body_timeout_ms",
+            o.limits.bodyTimeoutMs
+        )
+        o.limits.minBodyBytesPerSecond = try int(
+            minBodyRate,
+            "LLMDB_MIN_BODY_RATE",
+            "min_body_rate",
+            o.limits.minBodyBytesPerSecond
+        )
+        o.limits.maxMCPSessions = try int(
+            mcpMaxSessions,
+            "LLMDB_MCP_MAX_SESSIONS",
+            "mcp_max_sessions",
+            o.limits.maxMCPSessions
+        )
+        if let n = try optionalInt(mcpMaxSessionsPerKey, "LLMDB_MCP_MAX_SESSIONS_PER_KEY", "mcp_max_sessions_per_key") {
+            o.limits.maxMCPSessionsPerKey = n
+        }
+        o.limits.mcpSessionHistoryBytes = try int(
+            mcpSessionHistoryBytes,
+            "LLMDB_MCP_SESSION_HISTORY_BYTES",
+            "mcp_session_history_bytes",
+            o.limits.mcpSessionHistoryBytes,
+            min: 0
         )
         o.limits.queryTimeoutMs = try int(
             queryTimeoutMs,

@@ -127,10 +127,8 @@ public final class HTTPFront: Sendable {
     public let service: LLMDBService.Service
     public let options: ServerOptions
     let metrics = ServerMetrics()
-    let inFlight = Atomic<Int>(0)
-    /// Whether any API key exists, re-read at most once a second (keys made by `llmdb key
-    /// create` in another process count within a second).
-    let keysCache = Mutex<(exists: Bool, checked: ContinuousClock.Instant?)>((false, nil))
+    /// The concurrency slots that REST routes and MCP tool calls take to run.
+    let slots: RequestSlots
     let logger: Logger
     public let mcp: MCPSessions?
 
@@ -139,6 +137,10 @@ public final class HTTPFront: Sendable {
         self.options = options
         self.logger = logger
         self.mcp = mcp
+        self.slots = RequestSlots(
+            total: options.limits.maxConcurrentRequests,
+            perKey: options.limits.concurrentPerKey
+        )
     }
 
     /// Checks the start-up rules: a non-loopback address needs API keys.
@@ -172,8 +174,9 @@ public final class HTTPFront: Sendable {
             }
             return p
         }
-        let keysExist = try keysExist()
-        if options.requireAuth || !options.isLoopback || keysExist {
+        // Read on every request without a key (one cursor seek), never cached: a key made
+        // by another process (`llmdb key create`) is required from the next request on.
+        if try options.requireAuth || !options.isLoopback || APIKeys.any(service.db) {
             throw APIError(
                 401,
                 "unauthorized",
@@ -183,17 +186,28 @@ public final class HTTPFront: Sendable {
         return .local
     }
 
-    func keysExist() throws -> Bool {
-        let now = ContinuousClock.now
-        if let cached = keysCache.withLock({ c -> Bool? in
-            guard let t = c.checked, now - t < .seconds(1) else { return nil }
-            return c.exists
-        }) {
-            return cached
+    /// Runs a service operation as one counted request: in a concurrency slot (``slots``:
+    /// the total and the key's own bound), on the blocking pool. REST routes and MCP tool
+    /// calls both run through here.
+    func runInSlot<T: Sendable>(_ principal: Principal, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try slots.acquire(principal)
+        defer { slots.release(principal) }
+        return try await BlockingPool.shared.run(body)
+    }
+
+    /// Reads a request body of at most `maxBodyBytes`. Reading holds no slot; the body's
+    /// deadline (``BodyDeadline``, in the channel pipeline) ends a body that arrives too
+    /// slowly with ``BodyTimeout``.
+    static func readBody(_ request: Request, limits: RequestLimits) async throws(APIError) -> ByteBuffer {
+        do {
+            return try await request.body.collect(upTo: limits.maxBodyBytes)
+        } catch let e as BodyTimeout {
+            throw e.apiError
+        } catch is NIOTooManyBytesError {
+            throw APIError(413, "too_large", "the request body is larger than \(limits.maxBodyBytes) bytes")
+        } catch {
+            throw APIError(400, "invalid_argument", "the request body could not be read: \(error)")
         }
-        let exists = try APIKeys.any(service.db)
-        keysCache.withLock { $0 = (exists, now) }
-        return exists
     }
 
     static func json(_ status: Int, _ body: JSONValue) -> Response {
@@ -201,6 +215,8 @@ public final class HTTPFront: Sendable {
         text.append("\n")
         var headers: HTTPFields = [.contentType: "application/json"]
         if status == 401 { headers[.wwwAuthenticate] = #"Bearer realm="llmdb""# }
+        // The rest of a body that came too slowly is not read: the connection closes.
+        if status == 408 { headers[.connection] = "close" }
         return Response(
             status: HTTPResponse.Status(code: status),
             headers: headers,
@@ -208,76 +224,56 @@ public final class HTTPFront: Sendable {
         )
     }
 
+    /// One REST request: its key, its body (read without holding a slot), its arguments,
+    /// then its operation in a concurrency slot.
     func handle(_ route: Route, _ request: Request, _ context: BasicRequestContext) async -> Response {
         let start = ContinuousClock.now
         let response: Response
-        if inFlight.wrappingAdd(1, ordering: .relaxed).newValue > options.limits.maxConcurrentRequests {
-            response = Self.json(
-                503,
-                APIError(
-                    503,
-                    "busy",
-                    "too many requests at once (the limit is \(options.limits.maxConcurrentRequests)); retry shortly"
-                ).body
-            )
-        } else {
-            do {
-                let principal = try principal(request.headers)
-                var json: JSONValue
-                if route.hasBody {
-                    let buffer: ByteBuffer
-                    do {
-                        buffer = try await request.body.collect(upTo: options.limits.maxBodyBytes)
-                    } catch {
-                        throw APIError(
-                            413,
-                            "too_large",
-                            "the request body is larger than \(options.limits.maxBodyBytes) bytes"
-                        )
-                    }
-                    let bytes = Array(buffer.readableBytesView)
-                    guard !bytes.isEmpty else { throw APIError.bad("the request needs a JSON body") }
-                    do { json = try JSONValue(parsing: bytes) } catch {
-                        throw APIError(400, "invalid_json", "the body is not valid JSON: \(error.message)")
-                    }
-                    guard case .object = json else { throw APIError.bad("the request body must be a JSON object") }
-                } else {
-                    var m: [JSONMember] = []
-                    var seen: Set<String> = []
-                    for (k, v) in request.uri.queryParameters {
-                        let key = String(k)
-                        guard seen.insert(key).inserted else {
-                            throw APIError.bad("the query parameter '\(key)' is repeated")
-                        }
-                        m.append(JSONMember(key, .string(String(v))))
-                    }
-                    json = .object(m)
+        do {
+            let principal = try principal(request.headers)
+            var json: JSONValue
+            if route.hasBody {
+                let bytes = Array(try await Self.readBody(request, limits: options.limits).readableBytesView)
+                guard !bytes.isEmpty else { throw APIError.bad("the request needs a JSON body") }
+                do { json = try JSONValue(parsing: bytes) } catch {
+                    throw APIError(400, "invalid_json", "the body is not valid JSON: \(error.message)")
                 }
-                guard case .object(var members) = json else {
-                    throw APIError.bad("the request body must be a JSON object")
-                }
-                for name in route.pathParameters {
-                    guard let v = context.parameters.get(name) else {
-                        throw APIError.bad("missing path parameter '\(name)'")
+                guard case .object = json else { throw APIError.bad("the request body must be a JSON object") }
+            } else {
+                var m: [JSONMember] = []
+                var seen: Set<String> = []
+                for (k, v) in request.uri.queryParameters {
+                    let key = String(k)
+                    guard seen.insert(key).inserted else {
+                        throw APIError.bad("the query parameter '\(key)' is repeated")
                     }
-                    if members.contains(where: { $0.key == name }) {
-                        throw APIError.bad("'\(name)' is given in the path; do not repeat it in the body")
-                    }
-                    members.append(JSONMember(name, .string(String(v))))
+                    m.append(JSONMember(key, .string(String(v))))
                 }
-                let args = try Args(.object(members))
-                let service = self.service
-                let result = try await BlockingPool.shared.run { try route.run(service, args, principal) }
-                response = Self.json(200, result)
-            } catch {
-                let e = APIError(any: error)
-                if e.status >= 500 {
-                    logger.error("request failed", metadata: ["route": "\(route.path)", "error": "\(e.message)"])
-                }
-                response = Self.json(e.status, e.body)
+                json = .object(m)
             }
+            guard case .object(var members) = json else {
+                throw APIError.bad("the request body must be a JSON object")
+            }
+            for name in route.pathParameters {
+                guard let v = context.parameters.get(name) else {
+                    throw APIError.bad("missing path parameter '\(name)'")
+                }
+                if members.contains(where: { $0.key == name }) {
+                    throw APIError.bad("'\(name)' is given in the path; do not repeat it in the body")
+                }
+                members.append(JSONMember(name, .string(String(v))))
+            }
+            let args = try Args(.object(members))
+            let service = self.service
+            let result = try await runInSlot(principal) { try route.run(service, args, principal) }
+            response = Self.json(200, result)
+        } catch {
+            let e = APIError(any: error)
+            if e.status >= 500, e.code != "busy" {
+                logger.error("request failed", metadata: ["route": "\(route.path)", "error": "\(e.message)"])
+            }
+            response = Self.json(e.status, e.body)
         }
-        inFlight.wrappingSubtract(1, ordering: .relaxed)
         metrics.record(
             route: route.path,
             method: route.method.rawValue,
@@ -326,9 +322,13 @@ public final class HTTPFront: Sendable {
             }
         }
         router.get("/metrics") { request, _ in
-            // With auth on, metrics need a key too: they show routes, counts and sizes.
-            do { _ = try self.principal(request.headers) } catch {
-                return Self.json(401, APIError(any: error).body)
+            // With auth on, metrics need a key too: they show routes, counts and sizes of the
+            // whole database, so a key limited to partitions or prefixes may not read them.
+            do {
+                try self.principal(request.headers).requireUnscoped("/metrics (counts and sizes of every partition)")
+            } catch {
+                let e = APIError(any: error)
+                return Self.json(e.status, e.body)
             }
             let service = self.service
             let text = (try? await BlockingPool.shared.run { self.metrics.render(service.db) }) ?? ""
@@ -349,9 +349,17 @@ public final class HTTPFront: Sendable {
         return router
     }
 
-    /// HTTP/1.1; a connection that sends nothing for 5 minutes is closed (half-sent requests
-    /// must not hold a slot for ever).
-    static let http1 = HTTP1Channel.Configuration(idleTimeout: .minutes(5))
+    /// HTTP/1.1: a connection that sends nothing for 5 minutes is closed, and every request
+    /// body has a deadline (``BodyDeadline``).
+    var http1: HTTP1Channel.Configuration {
+        let limits = options.limits
+        return HTTP1Channel.Configuration(
+            additionalChannelHandlers: [
+                BodyDeadline(graceMs: limits.bodyTimeoutMs, minRate: limits.minBodyBytesPerSecond)
+            ],
+            idleTimeout: .minutes(5)
+        )
+    }
 
     /// The Hummingbird application, TLS included when configured.
     public func application() throws -> some ApplicationProtocol {
@@ -365,12 +373,17 @@ public final class HTTPFront: Sendable {
             )
             return Application(
                 router: router(),
-                server: try .tls(.http1(), tlsConfiguration: tls),
+                server: try .tls(.http1(configuration: http1), tlsConfiguration: tls),
                 configuration: config,
                 logger: logger
             )
         }
-        return Application(router: router(), server: .http1(), configuration: config, logger: logger)
+        return Application(
+            router: router(),
+            server: .http1(configuration: http1),
+            configuration: config,
+            logger: logger
+        )
     }
 }
 

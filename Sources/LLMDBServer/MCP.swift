@@ -129,8 +129,53 @@ public enum MCPTools {
         try JSONValue(parsing: Array(try JSONEncoder().encode(value)))
     }
 
-    /// A server whose tools act as `principal`.
-    public static func server(_ service: Service, principal: Principal, version: String) async -> Server {
+    /// The tool list (the same for every session).
+    static let list: [MCP.Tool] = tools.map { t in
+        MCP.Tool(
+            name: t.name,
+            description: t.description,
+            inputSchema: value(schema(route(t.route))),
+            annotations: .init(readOnlyHint: t.readOnly, destructiveHint: t.readOnly ? nil : t.name == "forget")
+        )
+    }
+
+    /// Runs one MCP operation on the database. Over HTTP (`front` set) it runs like a REST
+    /// request's operation: in a concurrency slot (the total and the key's own bound).
+    /// Over stdio it just runs on the blocking pool.
+    static func run<T: Sendable>(
+        _ front: HTTPFront?,
+        _ principal: Principal,
+        _ body: @escaping @Sendable () throws -> T
+    ) async throws -> T {
+        guard let front else { return try await BlockingPool.shared.run(body) }
+        return try await front.runInSlot(principal, body)
+    }
+
+    /// Records one MCP request over HTTP in the metrics, under `label`
+    /// (`mcp:tools/call:{tool}`, `mcp:resources/read`, …), with the status of its outcome:
+    /// 200, or its error's.
+    static func counted<T>(_ front: HTTPFront?, _ label: String, _ body: () async throws -> T) async throws -> T {
+        guard let front else { return try await body() }
+        let start = ContinuousClock.now
+        do {
+            let result = try await body()
+            front.metrics.record(route: label, method: "POST", status: 200, elapsed: ContinuousClock.now - start)
+            return result
+        } catch {
+            let status = APIError(any: error).status
+            front.metrics.record(route: label, method: "POST", status: status, elapsed: ContinuousClock.now - start)
+            throw error
+        }
+    }
+
+    /// A server whose tools act as `principal`; `front` is the HTTP front for sessions over
+    /// HTTP (nil over stdio).
+    public static func server(
+        _ service: Service,
+        principal: Principal,
+        version: String,
+        front: HTTPFront? = nil
+    ) async -> Server {
         let server = Server(
             name: "llmdb",
             version: version,
@@ -141,14 +186,7 @@ public enum MCPTools {
                 tools: .init(listChanged: false)
             )
         )
-        let list = tools.map { t in
-            MCP.Tool(
-                name: t.name,
-                description: t.description,
-                inputSchema: value(schema(route(t.route))),
-                annotations: .init(readOnlyHint: t.readOnly, destructiveHint: t.readOnly ? nil : t.name == "forget")
-            )
-        }
+        let list = Self.list
         await server.withMethodHandler(ListTools.self) { _ in .init(tools: list) }
         await server.withMethodHandler(CallTool.self) { params in
             inFlight.add(1, ordering: .relaxed)
@@ -160,11 +198,13 @@ public enum MCPTools {
                 )
             }
             do {
-                var members: [JSONMember] = []
-                for (k, v) in params.arguments ?? [:] { members.append(JSONMember(k, try json(v))) }
-                let args = try Args(.object(members))
-                let r = route(tool.route)
-                let result = try await BlockingPool.shared.run { try r.run(service, args, principal) }
+                let result = try await counted(front, "mcp:tools/call:\(tool.name)") {
+                    var members: [JSONMember] = []
+                    for (k, v) in params.arguments ?? [:] { members.append(JSONMember(k, try json(v))) }
+                    let args = try Args(.object(members))
+                    let r = route(tool.route)
+                    return try await run(front, principal) { try r.run(service, args, principal) }
+                }
                 return .init(content: [.text(text: result.text, annotations: nil, _meta: nil)], isError: false)
             } catch {
                 return .init(
@@ -182,7 +222,15 @@ public enum MCPTools {
                     mimeType: "application/json"
                 )
             ]
-            for c in (try? schemaCollections(service.db)) ?? [] {
+            let collections: [String]
+            do {
+                collections = try await counted(front, "mcp:resources/list") {
+                    try await run(front, principal) { try schemaCollections(service.db) }
+                }
+            } catch {
+                throw MCPError.internalError(APIError(any: error).message)
+            }
+            for c in collections {
                 guard (try? principal.check(.read, key: c + "/", partition: 0)) != nil else { continue }
                 resources.append(
                     Resource(
@@ -196,24 +244,29 @@ public enum MCPTools {
             return .init(resources: resources, nextCursor: nil)
         }
         await server.withMethodHandler(ReadResource.self) { params in
+            let uri = params.uri
+            guard uri == "llmdb://namespaces" || uri.hasPrefix("llmdb://schemas/") else {
+                throw MCPError.invalidParams("unknown resource '\(uri)' (see resources/list)")
+            }
             do {
-                let text: String
-                if params.uri == "llmdb://namespaces" {
-                    text = try service.namespaces(try Args(.object([])), principal).text
-                } else if params.uri.hasPrefix("llmdb://schemas/") {
-                    let c = String(params.uri.dropFirst("llmdb://schemas/".count))
-                    text = try service.describeSchema(
-                        try Args(.object([JSONMember("collection", .string(c))])),
-                        principal
-                    ).text
-                } else {
-                    throw MCPError.invalidParams("unknown resource '\(params.uri)' (see resources/list)")
+                let result = try await counted(front, "mcp:resources/read") {
+                    try await run(front, principal) {
+                        if uri == "llmdb://namespaces" {
+                            return try service.namespaces(try Args(.object([])), principal)
+                        }
+                        let c = String(uri.dropFirst("llmdb://schemas/".count))
+                        return try service.describeSchema(
+                            try Args(.object([JSONMember("collection", .string(c))])),
+                            principal
+                        )
+                    }
                 }
-                return .init(contents: [.text(text, uri: params.uri, mimeType: "application/json")])
-            } catch let e as MCPError {
-                throw e
+                return .init(contents: [.text(result.text, uri: uri, mimeType: "application/json")])
             } catch {
-                throw MCPError.invalidParams(APIError(any: error).message)
+                let e = APIError(any: error)
+                // A refusal of the request (scope, arguments) or the server's own trouble
+                // (busy, storage).
+                throw e.status >= 500 ? MCPError.internalError(e.message) : MCPError.invalidParams(e.message)
             }
         }
         return server
@@ -252,26 +305,30 @@ public enum MCPTools {
 
 /// MCP over streamable HTTP at `/mcp`: one MCP session (server and transport) per
 /// client, created by its `initialize` request and bound to the API key that made it.
+///
+/// Sessions are bounded (``RequestLimits``): `maxMCPSessions` in all and
+/// `mcpSessionsPerKey` for one API key. A key at its bound that opens another session closes
+/// its own least recently used idle one (idle: no request in progress); when all sessions
+/// are taken, the key with the most sessions gives up its least recently used idle one. Only
+/// when every candidate is busy is `initialize` refused (503). A session keeps at most
+/// `mcpSessionHistoryBytes` of events for resumption (``MCPSessionTransport``).
 public actor MCPSessions {
     struct Session {
         let server: Server
-        let transport: StatefulHTTPServerTransport
+        let transport: MCPSessionTransport
+        /// The id of the principal (API key) that opened it.
         let principal: String
         var lastUsed: ContinuousClock.Instant
+        var idle: Bool { transport.inProgress.load(ordering: .relaxed) == 0 }
     }
     let service: Service
     let version: String
     var sessions: [String: Session] = [:]
-    let maxSessions = 1000
+    var limits: RequestLimits { service.limits }
 
     public init(service: Service, version: String) {
         self.service = service
         self.version = version
-    }
-
-    struct FixedID: SessionIDGenerator {
-        let id: String
-        func generateSessionID() -> String { id }
     }
 
     nonisolated func handle(_ request: Hummingbird.Request, front: HTTPFront) async -> Hummingbird.Response {
@@ -283,20 +340,14 @@ public actor MCPSessions {
         for f in request.headers { headers[f.name.canonicalName] = f.value }
         var body: Data? = nil
         if request.method == .post {
-            guard let buffer = try? await request.body.collect(upTo: front.options.limits.maxBodyBytes) else {
-                return HTTPFront.json(
-                    413,
-                    APIError(
-                        413,
-                        "too_large",
-                        "the request body is larger than \(front.options.limits.maxBodyBytes) bytes"
-                    ).body
-                )
+            do {
+                body = Data(try await HTTPFront.readBody(request, limits: front.options.limits).readableBytesView)
+            } catch {
+                return HTTPFront.json(error.status, error.body)
             }
-            body = Data(buffer.readableBytesView)
         }
         let mcpRequest = MCP.HTTPRequest(method: request.method.rawValue, headers: headers, body: body, path: "/mcp")
-        let response = await route(mcpRequest, principal: principal)
+        let response = await route(mcpRequest, principal: principal, front: front)
         var fields = HTTPFields()
         for (k, v) in response.headers {
             if let name = HTTPField.Name(k) { fields[name] = v }
@@ -316,7 +367,7 @@ public actor MCPSessions {
         }
     }
 
-    func route(_ request: MCP.HTTPRequest, principal: Principal) async -> MCP.HTTPResponse {
+    func route(_ request: MCP.HTTPRequest, principal: Principal, front: HTTPFront? = nil) async -> MCP.HTTPResponse {
         expire()
         let id = request.header(HTTPHeaderName.sessionID)
         if let id, var session = sessions[id] {
@@ -332,22 +383,7 @@ public actor MCPSessions {
         if request.method.uppercased() == "POST", let body = request.body,
             (try? JSONValue(parsing: Array(body)))?["method"] == .string("initialize")
         {
-            guard sessions.count < maxSessions else {
-                return .error(statusCode: 503, .internalError("too many MCP sessions; close some (DELETE /mcp)"))
-            }
-            let newID = UUID().uuidString
-            let transport = StatefulHTTPServerTransport(sessionIDGenerator: FixedID(id: newID))
-            let server = await MCPTools.server(service, principal: principal, version: version)
-            do { try await server.start(transport: transport) } catch {
-                return .error(statusCode: 500, .internalError("could not start an MCP session: \(error)"))
-            }
-            sessions[newID] = Session(server: server, transport: transport, principal: principal.id, lastUsed: .now)
-            let response = await transport.handleRequest(request)
-            if case .error = response {
-                sessions[newID] = nil
-                await transport.disconnect()
-            }
-            return response
+            return await open(request, principal: principal, front: front)
         }
         if id != nil {
             return .error(statusCode: 404, .invalidRequest("unknown or expired MCP session; initialize again"))
@@ -358,19 +394,78 @@ public actor MCPSessions {
         )
     }
 
-    /// Drops sessions idle for 30 minutes (checked on every request). The MCP SDK keeps
-    /// every event a session sent (for resumption), so a session's memory grows with its
-    /// calls until it ends.
+    /// Opens a session for `initialize`, making room first (see the type's notes).
+    func open(_ request: MCP.HTTPRequest, principal: Principal, front: HTTPFront?) async -> MCP.HTTPResponse {
+        let newID = UUID().uuidString
+        let transport = MCPSessionTransport(sessionID: newID, historyLimit: limits.mcpSessionHistoryBytes)
+        let server = await MCPTools.server(service, principal: principal, version: version, front: front)
+        do { try await server.start(transport: transport) } catch {
+            return .error(statusCode: 500, .internalError("could not start an MCP session: \(error)"))
+        }
+        // From here to the insertion nothing suspends, so the bounds hold however many
+        // initialize requests interleave.
+        var closing: [Session] = []
+        if RequestSlots.counted(principal) {
+            let mine = sessions.filter { $0.value.principal == principal.id }
+            if mine.count >= limits.mcpSessionsPerKey {
+                guard let victim = Self.leastRecentlyUsedIdle(mine) else {
+                    await server.stop()
+                    return .error(
+                        statusCode: 503,
+                        .internalError(
+                            "the key '\(principal.name)' has \(mine.count) MCP sessions, its limit (mcp_max_sessions_per_key), each with a request in progress; end one (DELETE /mcp)"
+                        )
+                    )
+                }
+                closing.append(sessions.removeValue(forKey: victim)!)
+            }
+        }
+        if sessions.count >= limits.maxMCPSessions {
+            var counts: [String: Int] = [:]
+            for s in sessions.values { counts[s.principal, default: 0] += 1 }
+            // The key holding the most sessions gives one up: its least recently used idle one.
+            let victim = sessions.filter(\.value.idle).min { a, b in
+                let (na, nb) = (counts[a.value.principal]!, counts[b.value.principal]!)
+                return na != nb ? na > nb : a.value.lastUsed < b.value.lastUsed
+            }
+            guard let victim else {
+                for s in closing { sessions[s.transport.sessionID] = s }
+                await server.stop()
+                return .error(
+                    statusCode: 503,
+                    .internalError(
+                        "all \(sessions.count) MCP sessions (mcp_max_sessions) have a request in progress; retry shortly"
+                    )
+                )
+            }
+            closing.append(sessions.removeValue(forKey: victim.key)!)
+        }
+        sessions[newID] = Session(server: server, transport: transport, principal: principal.id, lastUsed: .now)
+        for s in closing { await s.server.stop() }
+        let response = await transport.handleRequest(request)
+        if case .error = response {
+            sessions[newID] = nil
+            await server.stop()
+        }
+        return response
+    }
+
+    static func leastRecentlyUsedIdle(_ candidates: [String: Session]) -> String? {
+        candidates.filter(\.value.idle).min { $0.value.lastUsed < $1.value.lastUsed }?.key
+    }
+
+    /// Drops sessions idle for `mcpSessionIdleSeconds` (checked on every request).
     func expire() {
         let now = ContinuousClock.now
-        for (id, s) in sessions where now - s.lastUsed > .seconds(1800) {
+        let idle = Duration.seconds(limits.mcpSessionIdleSeconds)
+        for (id, s) in sessions where now - s.lastUsed > idle {
             sessions[id] = nil
-            Task { await s.transport.disconnect() }
+            Task { await s.server.stop() }
         }
     }
 
     public func closeAll() async {
-        for (_, s) in sessions { await s.transport.disconnect() }
+        for (_, s) in sessions { await s.server.stop() }
         sessions = [:]
     }
 }

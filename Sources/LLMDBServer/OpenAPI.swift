@@ -9,6 +9,7 @@ public enum OpenAPI {
         (401, "No API key, or an unknown or revoked one"),
         (403, "The key's role or scope does not allow this"),
         (404, "Not found"),
+        (408, "The request body arrived too slowly (body_timeout_ms, min_body_rate)"),
         (409, "Conflict with the current state (an id that exists, a concurrent change)"),
         (413, "The request body is larger than the limit"),
         (422, "Refused by a schema, a hook, or a code limit"),
@@ -130,6 +131,12 @@ public enum OpenAPI {
                 // Metrics need a key whenever requests do.
                 responses.append(
                     JSONMember("401", ["description": "No API key, or an unknown or revoked one", "content": error])
+                )
+                responses.append(
+                    JSONMember(
+                        "403",
+                        ["description": "The key is limited to partitions or prefixes", "content": error]
+                    )
                 )
             } else {
                 op.append(JSONMember("security", []))

@@ -77,6 +77,23 @@ public struct Principal: Sendable {
         }
     }
 
+    /// For what covers the whole database (the transaction log, `/metrics`, the code
+    /// registry): only keys with neither a partition nor a prefix restriction.
+    public func requireUnscoped(_ what: String) throws(APIError) {
+        var limits: [String] = []
+        if let partitions {
+            limits.append("partitions " + partitions.sorted().map(String.init).joined(separator: ", "))
+        }
+        if let prefixes { limits.append(prefixes.map { "'\($0)'" }.joined(separator: ", ")) }
+        guard limits.isEmpty else {
+            throw APIError(
+                403,
+                "forbidden",
+                "the key '\(name)' is limited to \(limits.joined(separator: " and ")); \(what) needs a key without a partition or prefix restriction"
+            )
+        }
+    }
+
     var json: JSONValue {
         .object([
             JSONMember("name", .string(name)),
@@ -162,7 +179,19 @@ public enum APIKeys {
         return try db.write { try $0.deleteSystem(key(id)) }
     }
 
-    public static func any(_ db: Database) throws -> Bool { try !list(db).isEmpty }
+    /// Whether any live key exists: one cursor seek to `_meta/apikey/` (stepping over revoked
+    /// keys), decoding nothing. Read at the end of valid time, so that a key whose valid time
+    /// starts a moment ahead of this process's clock counts at once.
+    public static func any(_ db: Database) throws -> Bool {
+        try db.read(validAt: .endOfTime) { s in
+            var found = false
+            try s.scan(prefix: Key("_meta/apikey/", partition: Key.systemPartition)) { _ in
+                found = true
+                return false
+            }
+            return found
+        }
+    }
 
     static func decode(_ v: Value, id: String) -> (Principal, String)? {
         guard v.tag == .json, let t = try? JSONValue(parsing: v.payload),

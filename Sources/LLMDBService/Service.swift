@@ -4,17 +4,38 @@ public import LLMDBMemory
 import LLMDBQuery
 package import LLMDBWasm
 
-/// Limits on what one request may ask for.
+/// Limits on what one request may ask for, and on how much of the server one client may hold
+/// (`llmdb serve` settings; docs/server.md).
 public struct RequestLimits: Sendable {
     /// Largest request body, bytes.
     public var maxBodyBytes = 4 << 20
+    /// Grace time of a request body, milliseconds: a body of n bytes must have arrived
+    /// `bodyTimeoutMs` + n / `minBodyBytesPerSecond` after its request's head, else `408`.
+    public var bodyTimeoutMs = 10_000
+    /// The least average rate of a body after its grace time, bytes per second.
+    public var minBodyBytesPerSecond = 4096
     /// Most rows an LQL query may return.
     public var maxQueryRows = 10_000
     /// Wall-clock time an LQL query may take, milliseconds.
     public var queryTimeoutMs = 5_000
-    /// Requests handled at once; more get 503 with `busy`.
+    /// Requests (REST routes and MCP tool calls) running at once; more get 503 with `busy`.
     public var maxConcurrentRequests = 256
+    /// Requests one API key may run at once; nil: a quarter of `maxConcurrentRequests`.
+    public var maxConcurrentPerKey: Int? = nil
+    /// MCP sessions open at once.
+    public var maxMCPSessions = 1000
+    /// MCP sessions one API key may have open; nil: a tenth of `maxMCPSessions`.
+    public var maxMCPSessionsPerKey: Int? = nil
+    /// Bytes of events an MCP session keeps for resumption (`Last-Event-ID`); 0 keeps none.
+    public var mcpSessionHistoryBytes = 256 << 10
+    /// An MCP session without a request for this long is closed, seconds.
+    public var mcpSessionIdleSeconds = 1800
     public init() {}
+
+    /// The bound per key in effect: `maxConcurrentPerKey`, or a quarter of the total (at least 1).
+    public var concurrentPerKey: Int { maxConcurrentPerKey ?? max(1, maxConcurrentRequests / 4) }
+    /// The MCP sessions per key in effect: `maxMCPSessionsPerKey`, or a tenth of the total (at least 1).
+    public var mcpSessionsPerKey: Int { maxMCPSessionsPerKey ?? max(1, maxMCPSessions / 10) }
 }
 
 /// Every operation of the server, on JSON in and JSON out, used by the REST routes and the
@@ -167,8 +188,11 @@ public final class Service: Sendable {
         return Render.commit(try db.commit(batch))
     }
 
+    /// The transaction log. Its entries do not say which partitions they touched, so a key
+    /// limited to partitions (or prefixes) may not read it: it covers everyone's writes.
     public func transactions(_ a: Args, _ p: Principal) throws -> JSONValue {
-        try p.requireUnrestrictedKeys("the transaction log")
+        try p.require(.read)
+        try p.requireUnscoped("the transaction log (it lists the writes of every partition)")
         let all = try db.transactions().reversed().map { t in
             JSONValue.object([
                 JSONMember("tx", .int(Int64(t.txID))), JSONMember("tx_time", t.txTime.json),
@@ -264,7 +288,11 @@ public final class Service: Sendable {
         ])
     }
 
+    /// A collection's text index is defined once per collection name (the definition of one
+    /// partition's index replaces another's), so creating it needs an unscoped key.
     public func createTextIndex(_ a: Args, _ p: Principal) throws -> JSONValue {
+        try p.require(.admin)
+        try p.requireUnscoped("creating a text index (one definition per collection name)")
         let c = try collection(a, p, .admin)
         let def = try c.createTextIndex(path: try a.string("path"))
         return .object([
@@ -319,7 +347,7 @@ public final class Service: Sendable {
 
     public func setSchema(_ a: Args, _ p: Principal) throws -> JSONValue {
         try p.require(.admin)
-        try p.requireUnrestrictedKeys("setting a schema")
+        try p.requireUnscoped("setting a schema (one per collection name, for every partition)")
         let c = try collection(a, p, .admin)
         return Self.schema(try c.setSchema(try a.value("schema")))
     }
@@ -361,7 +389,7 @@ public final class Service: Sendable {
 
     public func applyMigration(_ a: Args, _ p: Principal) throws -> JSONValue {
         try p.require(.admin)
-        try p.requireUnrestrictedKeys("applying a migration")
+        try p.requireUnscoped("applying a migration (it sets the collection's schema for every partition)")
         let c = try collection(a, p, .admin)
         let (m, r) = try c.applyMigration(try a.value("migration"), skipFailures: try a.bool("skip_failures") ?? false)
         guard case .object(var o) = Self.report(r) else { return .null }
@@ -394,20 +422,24 @@ public final class Service: Sendable {
         ])
     }
 
+    /// The code registry is one for the whole database (modules run for every partition):
+    /// reading it needs a key without a partition or prefix restriction, as changing it does.
     public func listCode(_ a: Args, _ p: Principal) throws -> JSONValue {
         try p.require(.read)
+        try p.requireUnscoped("the code registry (it serves every partition)")
         let all = try db.listCode(tx: try a.txSelector()).map(Self.code)
         return try a.page(all, name: "modules")
     }
 
     public func getCode(_ a: Args, _ p: Principal) throws -> JSONValue {
         try p.require(.read)
+        try p.requireUnscoped("the code registry (it serves every partition)")
         return Self.code(try db.code(try a.required("name"), tx: try a.txSelector()))
     }
 
     public func addCode(_ a: Args, _ p: Principal) throws -> JSONValue {
         try p.require(.admin)
-        try p.requireUnrestrictedKeys("registering code")
+        try p.requireUnscoped("registering code (one registry serves every partition)")
         let bytes: [UInt8]
         if let wat = try a.string("wat") {
             bytes = Array(wat.utf8)
@@ -433,19 +465,18 @@ public final class Service: Sendable {
 
     public func removeCode(_ a: Args, _ p: Principal) throws -> JSONValue {
         try p.require(.admin)
-        try p.requireUnrestrictedKeys("removing code")
+        try p.requireUnscoped("removing code (one registry serves every partition)")
         return Render.commit(try db.removeCode(try a.required("name"), force: try a.bool("force") ?? false))
     }
 
     // MARK: LQL
 
-    /// Runs LQL. Read-only unless the key has the write role; a key limited to prefixes may
-    /// not run LQL (a query names whole tables, which a prefix cannot bound).
+    /// Runs LQL. Read-only unless the key has the write role; a key limited to partitions or
+    /// prefixes may not run LQL (a query names whole tables, which neither can bound).
     public func query(_ a: Args, _ p: Principal) throws -> JSONValue {
         let text = try a.required("lql")
         try p.require(.read)
-        try p.requireUnrestrictedKeys("LQL")
-        if p.partitions != nil { throw APIError(403, "forbidden", "a key limited to partitions may not run LQL") }
+        try p.requireUnscoped("LQL (a query names whole tables)")
         if p.role < .write, try LQL.isWrite(text) {
             throw APIError(
                 403,

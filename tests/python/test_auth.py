@@ -122,6 +122,34 @@ def test_partition_scoped_key(keyed):
     assert_error(c.put("/v1/facts", json={"key": "k", "value": 1}, headers=h), 403, "forbidden")
     assert_error(c.get("/v1/facts", params={"key": "k", "partition": 0}, headers=h), 403, "forbidden")
     assert_error(c.post("/v1/query", json={"lql": "SELECT key FROM kv"}, headers=h), 403, "forbidden")
+    # what covers every partition: the transaction log, /metrics, the code registry
+    for path in ["/v1/transactions", "/metrics", "/v1/code", "/v1/code/any"]:
+        e = assert_error(c.get(path, headers=h), 403, "forbidden")
+        assert "partition" in e["message"], e
+        assert_error(c.get(path, headers=auth(keys["knowledge"]["token"])), 403, "forbidden")
+    assert c.get("/v1/transactions", headers=auth(keys["reader"]["token"])).status_code == 200
+    assert c.get("/metrics", headers=auth(keys["reader"]["token"])).status_code == 200
+
+
+def test_partition_scoped_key_over_mcp(keyed):
+    """The MCP tools run the same operations, so they refuse the same things."""
+    server, _, keys, _ = keyed
+
+    async def main():
+        async with http_transport(server.url + "/mcp", auth(keys["p7"]["token"])) as st:
+            async with ClientSession(st[0], st[1]) as s:
+                await s.initialize()
+                r = ok(await s.call_tool("remember", {"key": "agent:context:p7", "content": "mine", "partition": 7}))
+                assert r["keys"] == ["agent:context:p7"]
+                e = err(await s.call_tool("remember", {"key": "agent:context:p0", "content": "not mine"}))
+                assert e["code"] == "forbidden", e
+                e = err(await s.call_tool("query", {"lql": "SELECT key FROM kv"}))
+                assert e["code"] == "forbidden", e
+                e = err(await s.call_tool("list_namespaces", {}))
+                assert e["code"] == "forbidden", e
+                assert ok(await s.call_tool("list_namespaces", {"partition": 7}))["namespaces"]
+
+    asyncio.run(asyncio.wait_for(main(), 60))
 
 
 def test_bad_missing_and_revoked_keys(keyed):

@@ -319,6 +319,10 @@ def test_bad_settings_are_refused(tmp_path):
         (["--log-level", "loud"], "log level"),
         (["--sync", "sometimes"], "sync"),
         (["--tls-cert", str(tmp_path / "c.pem")], "TLS"),
+        (["--body-timeout-ms", "0"], "body_timeout_ms"),
+        (["--min-body-rate", "0"], "min_body_rate"),
+        (["--max-concurrent-per-key", "0"], "max_concurrent_per_key"),
+        (["--mcp-max-sessions-per-key", "0"], "mcp_max_sessions_per_key"),
     ]:
         p = subprocess.run(
             [str(LLMDB), "serve", "--db", str(tmp_path / "db"), *args], capture_output=True, text=True, timeout=30

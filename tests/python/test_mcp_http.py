@@ -55,6 +55,10 @@ def test_http_all_tools(server, http):
     r = http.post("/v1/query", json={"lql": f"SELECT _id FROM {COLLECTION} ORDER BY _id"})
     assert r.status_code == 200, r.text
     assert len(r.json()["rows"]) == 3
+    # the tool calls are in the metrics, per tool
+    metrics = http.get("/metrics").text
+    for tool in ["remember", "recall", "query"]:
+        assert f'route="mcp:tools/call:{tool}",status="200"' in metrics, tool
 
 
 def test_http_errors(server):
