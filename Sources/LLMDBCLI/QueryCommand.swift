@@ -21,6 +21,13 @@ struct Query: ParsableCommand {
     @Option(help: ArgumentHelp("Stop a query that reads more rows than this.", valueName: "n")) var maxRows: Int =
         10_000_000
     @Option(help: ArgumentHelp("Stop a query that runs longer than this.", valueName: "ms")) var timeoutMs: Int = 30_000
+    @Option(
+        help: ArgumentHelp(
+            "Stop a query that holds more memory than this (its estimate of the rows it keeps).",
+            valueName: "MiB"
+        )
+    )
+    var maxMemoryMb: Int = 256
 
     func run() throws {
         var parameters: [String: JSONValue] = [:]
@@ -32,8 +39,11 @@ struct Query: ParsableCommand {
             let raw = String(p[p.index(after: eq)...])
             parameters[name] = (try? JSONValue(parsing: raw)) ?? .string(raw)
         }
-        guard maxRows > 0, timeoutMs > 0 else { throw CLIError("--max-rows and --timeout-ms must be positive") }
+        guard maxRows > 0, timeoutMs > 0, maxMemoryMb > 0, maxMemoryMb <= 1 << 30 else {
+            throw CLIError("--max-rows, --timeout-ms and --max-memory-mb must be positive (--max-memory-mb at most 2^30)")
+        }
         var limits = QueryLimits()
+        limits.maxMemoryBytes = maxMemoryMb << 20
         limits.maxScannedRows = maxRows
         limits.timeoutMicroseconds = Int64(timeoutMs) * 1000
         // Reads open the file read-only; writes (INSERT, UPDATE, DELETE, ERASE, BEGIN) writable.

@@ -103,6 +103,13 @@ struct ServeSettings: ParsableArguments {
     var queryMaxRows: Int?
     @Option(
         help: ArgumentHelp(
+            "Memory an LQL query may hold at once, MiB (env LLMDB_QUERY_MAX_MEMORY_MB; default 256).",
+            valueName: "MiB"
+        )
+    )
+    var queryMaxMemoryMb: Int?
+    @Option(
+        help: ArgumentHelp(
             "trace, debug, info, notice, warning, error or critical (env LLMDB_LOG_LEVEL; default info).",
             valueName: "level"
         )
@@ -140,7 +147,7 @@ struct ServeSettings: ParsableArguments {
             let known: Set<String> = [
                 "db", "host", "port", "require_auth", "tls_cert", "tls_key", "max_body_bytes", "max_concurrent",
                 "max_concurrent_per_key", "body_timeout_ms", "min_body_rate", "mcp_max_sessions",
-                "mcp_max_sessions_per_key", "mcp_session_history_bytes", "query_timeout_ms", "query_max_rows",
+                "mcp_max_sessions_per_key", "mcp_session_history_bytes", "query_timeout_ms", "query_max_rows", "query_max_memory_mb",
                 "log_level", "sync",
             ]
             for m in members {
@@ -227,6 +234,13 @@ struct ServeSettings: ParsableArguments {
             o.limits.queryTimeoutMs
         )
         o.limits.maxQueryRows = try int(queryMaxRows, "LLMDB_QUERY_MAX_ROWS", "query_max_rows", o.limits.maxQueryRows)
+        o.limits.queryMaxMemoryMB = try int(
+            queryMaxMemoryMb,
+            "LLMDB_QUERY_MAX_MEMORY_MB",
+            "query_max_memory_mb",
+            o.limits.queryMaxMemoryMB
+        )
+        guard o.limits.queryMaxMemoryMB <= 1 << 30 else { throw CLIError("query_max_memory_mb is at most \(1 << 30)") }
         o.version = LLMDBCommand.configuration.version
         let levelText = try text(logLevel, "LLMDB_LOG_LEVEL", "log_level") ?? "info"
         guard let level = Logger.Level(rawValue: levelText) else {

@@ -210,6 +210,54 @@ public final class HTTPFront: Sendable {
         }
     }
 
+    /// The members of a query string: names and values percent-decoded (`+` is a plus sign),
+    /// each name once. A malformed escape or bytes that are not UTF-8 are refused: replacing
+    /// them would make the key that is checked and stored differ from the one that was sent.
+    static func queryParameters(_ query: String?) throws(APIError) -> [JSONMember] {
+        guard let query, !query.isEmpty else { return [] }
+        func decode(_ part: Substring, _ what: String) throws(APIError) -> String {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(part.utf8.count)
+            var it = part.utf8.makeIterator()
+            while let b = it.next() {
+                guard b == UInt8(ascii: "%") else {
+                    bytes.append(b)
+                    continue
+                }
+                guard let h = it.next().flatMap(hexValue), let l = it.next().flatMap(hexValue) else {
+                    throw APIError.bad("the query string has a malformed %-escape in \(what)")
+                }
+                bytes.append(h << 4 | l)
+            }
+            guard let s = String(validating: bytes, as: UTF8.self) else {
+                throw APIError.bad("\(what) of the query string is not valid UTF-8 once %-decoded")
+            }
+            return s
+        }
+        var members: [JSONMember] = []
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let eq = pair.firstIndex(of: "=")
+            let name = try decode(pair[..<(eq ?? pair.endIndex)], "a parameter name")
+            let value = try eq.map { (i) throws(APIError) in
+                try decode(pair[pair.index(after: i)...], "the value of '\(name.prefix(40))'")
+            }
+            guard !members.contains(where: { $0.key.utf8Equals(name) }) else {
+                throw APIError.bad("the query parameter '\(name.prefix(40))' is repeated")
+            }
+            members.append(JSONMember(name, .string(value ?? "")))
+        }
+        return members
+    }
+
+    static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
     static func json(_ status: Int, _ body: JSONValue) -> Response {
         var text = body.text
         text.append("\n")
@@ -240,16 +288,7 @@ public final class HTTPFront: Sendable {
                 }
                 guard case .object = json else { throw APIError.bad("the request body must be a JSON object") }
             } else {
-                var m: [JSONMember] = []
-                var seen: Set<String> = []
-                for (k, v) in request.uri.queryParameters {
-                    let key = String(k)
-                    guard seen.insert(key).inserted else {
-                        throw APIError.bad("the query parameter '\(key)' is repeated")
-                    }
-                    m.append(JSONMember(key, .string(String(v))))
-                }
-                json = .object(m)
+                json = .object(try Self.queryParameters(request.uri.query))
             }
             guard case .object(var members) = json else {
                 throw APIError.bad("the request body must be a JSON object")

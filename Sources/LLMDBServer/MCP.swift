@@ -288,7 +288,7 @@ public enum MCPTools {
     /// Serves MCP over stdin/stdout until the client closes it.
     public static func runStdio(_ service: Service, version: String) async throws {
         let server = await server(service, principal: .local, version: version)
-        try await server.start(transport: StdioTransport())
+        try await server.start(transport: await UniqueMembersTransport(StdioTransport()))
         await server.waitUntilCompleted()
         // The input ended; requests already read run in their own tasks. Wait until no tool
         // call has been running for a while, so every request read is answered.
@@ -467,5 +467,69 @@ public actor MCPSessions {
     public func closeAll() async {
         for (_, s) in sessions { await s.server.stop() }
         sessions = [:]
+    }
+}
+
+extension MCPTools {
+    /// Why an incoming JSON-RPC message is refused before the MCP library decodes it: a
+    /// member name twice in one object (the library's decoder would keep one silently, where
+    /// REST refuses it); nil if it may go on.
+    static func duplicateRefusal(_ data: Data) -> String? {
+        guard let tree = try? JSONValue(parsing: Array(data)), let (path, name) = tree.duplicateMember() else {
+            return nil
+        }
+        return
+            "the member '\(name.prefix(80))' appears twice in \(path == "$" ? "the message" : "the object at \(path.prefix(120))"); every member name of a JSON object must be unique"
+    }
+
+    /// The JSON-RPC error response to a refused request (nil for a notification).
+    static func errorResponse(to data: Data, _ message: String) -> Data? {
+        guard let tree = try? JSONValue(parsing: Array(data)), let id = tree["id"], !id.isNull else { return nil }
+        let body: JSONValue = .object([
+            JSONMember("jsonrpc", "2.0"), JSONMember("id", id),
+            JSONMember(
+                "error",
+                .object([JSONMember("code", .int(-32600)), JSONMember("message", .string("Invalid Request: " + message))])
+            ),
+        ])
+        return Data(body.text.utf8)
+    }
+}
+
+/// A transport that refuses, with a JSON-RPC error, the messages that
+/// ``MCPTools/duplicateRefusal(_:)`` refuses, and passes the rest on (used over stdio; the
+/// HTTP transport checks the request body itself).
+actor UniqueMembersTransport<Inner: Transport>: Transport {
+    let inner: Inner
+    let logger: Logger
+
+    init(_ inner: Inner) async {
+        self.inner = inner
+        self.logger = await inner.logger
+    }
+
+    func connect() async throws { try await inner.connect() }
+    func disconnect() async { await inner.disconnect() }
+    func send(_ data: Data) async throws { try await inner.send(data) }
+
+    func receive() -> AsyncThrowingStream<Data, any Error> {
+        let messages = Task { await inner.receive() }
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for try await data in await messages.value {
+                        if let why = MCPTools.duplicateRefusal(data) {
+                            if let reply = MCPTools.errorResponse(to: data, why) { try await self.send(reply) }
+                            continue
+                        }
+                        continuation.yield(data)
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
     }
 }

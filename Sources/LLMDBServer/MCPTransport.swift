@@ -142,6 +142,9 @@ actor MCPSessionTransport: Transport {
         guard let kind = MessageKind(body) else {
             return .error(statusCode: 400, .parseError("Invalid JSON-RPC message"), sessionID: currentSessionID)
         }
+        if let why = MCPTools.duplicateRefusal(body) {
+            return .error(statusCode: 400, .invalidRequest("Invalid Request: " + why), sessionID: currentSessionID)
+        }
         let isInitialize = kind.isInitialize
         if let refusal = validation.validate(request, context: context("POST", initialize: isInitialize)) {
             return refusal

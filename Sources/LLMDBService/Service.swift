@@ -18,6 +18,8 @@ public struct RequestLimits: Sendable {
     public var maxQueryRows = 10_000
     /// Wall-clock time an LQL query may take, milliseconds.
     public var queryTimeoutMs = 5_000
+    /// Memory an LQL query may hold at once (its estimate of the rows it keeps), MiB.
+    public var queryMaxMemoryMB = 256
     /// Requests (REST routes and MCP tool calls) running at once; more get 503 with `busy`.
     public var maxConcurrentRequests = 256
     /// Requests one API key may run at once; nil: a quarter of `maxConcurrentRequests`.
@@ -495,6 +497,7 @@ public final class Service: Sendable {
         var l = QueryLimits()
         l.maxResultRows = limits.maxQueryRows
         l.timeoutMicroseconds = Int64(limits.queryTimeoutMs) * 1000
+        l.maxMemoryBytes = limits.queryMaxMemoryMB << 20
         let r = try LQL.run(text, on: db, parameters: params, limits: l)
         return .object([
             JSONMember("columns", .array(r.columns.map { .string($0) })),
