@@ -40,7 +40,9 @@ struct Query: ParsableCommand {
             parameters[name] = (try? JSONValue(parsing: raw)) ?? .string(raw)
         }
         guard maxRows > 0, timeoutMs > 0, maxMemoryMb > 0, maxMemoryMb <= 1 << 30 else {
-            throw CLIError("--max-rows, --timeout-ms and --max-memory-mb must be positive (--max-memory-mb at most 2^30)")
+            throw CLIError(
+                "--max-rows, --timeout-ms and --max-memory-mb must be positive (--max-memory-mb at most 2^30)"
+            )
         }
         var limits = QueryLimits()
         limits.maxMemoryBytes = maxMemoryMb << 20

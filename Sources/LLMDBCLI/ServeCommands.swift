@@ -147,7 +147,8 @@ struct ServeSettings: ParsableArguments {
             let known: Set<String> = [
                 "db", "host", "port", "require_auth", "tls_cert", "tls_key", "max_body_bytes", "max_concurrent",
                 "max_concurrent_per_key", "body_timeout_ms", "min_body_rate", "mcp_max_sessions",
-                "mcp_max_sessions_per_key", "mcp_session_history_bytes", "query_timeout_ms", "query_max_rows", "query_max_memory_mb",
+                "mcp_max_sessions_per_key", "mcp_session_history_bytes", "query_timeout_ms", "query_max_rows",
+                "query_max_memory_mb",
                 "log_level", "sync",
             ]
             for m in members {

@@ -489,7 +489,9 @@ extension MCPTools {
             JSONMember("jsonrpc", "2.0"), JSONMember("id", id),
             JSONMember(
                 "error",
-                .object([JSONMember("code", .int(-32600)), JSONMember("message", .string("Invalid Request: " + message))])
+                .object([
+                    JSONMember("code", .int(-32600)), JSONMember("message", .string("Invalid Request: " + message)),
+                ])
             ),
         ])
         return Data(body.text.utf8)
