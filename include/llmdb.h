@@ -26,6 +26,15 @@
  *   Reads never wait for the writer. Write transactions are collected on the caller's
  *   thread and committed one at a time (concurrent commits share one fsync). One
  *   transaction or iterator handle must not be used from two threads at the same time.
+ * - Closing while other threads call: a call on a database, or on a transaction or an
+ *   iterator of it, that runs while another thread's llmdb_close closes that database
+ *   either completes as if it had come first, or returns LLMDB_E_INVALID_HANDLE, the
+ *   status of every call after the close. That holds for every function (reads, writes,
+ *   commits, scans and iterator steps, LQL, the JSON operations, the code registry):
+ *   none returns LLMDB_E_CLOSED, and an iterator never reports LLMDB_DONE early.
+ *   An llmdb_txn_commit that returns LLMDB_E_INVALID_HANDLE wrote nothing; no transaction
+ *   or iterator begun by a racing call outlives the close. Rows an iterator lent are
+ *   still freed by the close: read them before closing the database.
  * - Output parameters are written only on LLMDB_OK (and, where stated, LLMDB_NOT_FOUND
  *   or LLMDB_E_BUFFER_TOO_SMALL).
  */
@@ -78,7 +87,9 @@ typedef int32_t llmdb_status;
 #define LLMDB_E_CORRUPTED 33              /* corrupted */
 #define LLMDB_E_INVALID_ARGUMENT 34       /* invalid_argument */
 #define LLMDB_E_STORAGE 35                /* storage: another LMDB failure */
-#define LLMDB_E_CLOSED 36                 /* closed: the database is closing */
+#define LLMDB_E_CLOSED 36                 /* closed: the server's database is closing (REST);
+                                             not returned by this library: a call racing
+                                             with llmdb_close gets LLMDB_E_INVALID_HANDLE */
 #define LLMDB_E_RESERVED_PARTITION 37     /* reserved_partition: partition 0xFFFFFFFF */
 #define LLMDB_E_NO_SUCH 38                /* no_such: no such module, memory, collection, ...
                                              (the REST API's not_found) */
@@ -153,7 +164,8 @@ llmdb_status llmdb_open(const char *path, const llmdb_options *options, llmdb **
 /* Waits for queued commits, then closes the database and invalidates the handle.
  * Iterators and transactions still open on it are freed and become invalid too: every
  * later call on them, llmdb_txn_abort and llmdb_iter_close included, is
- * LLMDB_E_INVALID_HANDLE. */
+ * LLMDB_E_INVALID_HANDLE. Calls other threads are making meanwhile complete or return
+ * LLMDB_E_INVALID_HANDLE (see "Closing while other threads call" above). */
 llmdb_status llmdb_close(llmdb *db);
 
 /* ---- Write transactions -------------------------------------------------------------- */

@@ -5,7 +5,9 @@
 #   - `pip install ./bindings/python` into it, with the library from LLMDB_LIBRARY (CI sets it
 #     to the debug library of scripts/build-lib.sh debug; unset, this script builds that
 #     library first and uses it);
-#   - pytest over bindings/python/tests and bindings/python/examples (the seed's agent patterns).
+#   - pytest over bindings/python/tests and bindings/python/examples (the seed's agent patterns),
+#     then the tests again through the fallbacks (LLMDB_FFI=abi, ctypes);
+#   - a stress step: the close race of tests/test_open.py 200 times per FFI mode.
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +50,17 @@ for ffi in abi ctypes; do
     echo "check-python: pytest -q bindings/python/tests with LLMDB_FFI=$ffi (the fallback without the compiled calls)" >&2
     if ! LLMDB_FFI=$ffi "$py" -m pytest -q -p no:cacheprovider bindings/python/tests "$@"; then
         echo "check-python: FAILED (LLMDB_FFI=$ffi)" >&2
+        exit 1
+    fi
+done
+# The stress step: the race of close() with calls on other threads (tests/test_open.py,
+# test_closing_while_other_threads_read_and_write) 200 times in one process, in each way of
+# calling the library: about 6 s a mode (20 s in all) on a loaded 2-core machine.
+for ffi in compiled abi ctypes; do
+    echo "check-python: stress: closing while other threads call, 200 times with LLMDB_FFI=$ffi" >&2
+    if ! LLMDB_FFI=$ffi LLMDB_STRESS_CLOSE=200 "$py" -m pytest -q -p no:cacheprovider \
+        bindings/python/tests/test_open.py -k test_closing_while_other_threads_read_and_write "$@"; then
+        echo "check-python: FAILED (the close stress, LLMDB_FFI=$ffi)" >&2
         exit 1
     fi
 done

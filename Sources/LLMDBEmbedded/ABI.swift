@@ -113,7 +113,10 @@ public func abiTxnBegin(
         let h = try Handles.database(handle)
         guard let out else { throw ABIError.null("out") }
         try h.checkWritable()
-        out.pointee = Handles.add(.transaction(TransactionHandle(owner: h, txTime: instant(txTime))))
+        guard let t = Handles.add(.transaction(TransactionHandle(owner: h, txTime: instant(txTime))), of: h) else {
+            throw ABIError.closedWhileRunning
+        }
+        out.pointee = t
         return LLMDB_OK
     }
 }
@@ -496,7 +499,12 @@ public func abiScan(
         try h.checkOpen()
         let prefix = Key(try bytes(prefixBytes, prefixCount, "prefix"), partition: partition)
         let page = try ScanPage(db: h.db, prefix: prefix, validAt: instant(validAt), tx: try selector(tx, txTime))
-        out.pointee = Handles.add(.iterator(IteratorHandle(owner: h, page: page)))
+        let it = IteratorHandle(owner: h, page: page)
+        guard let p = Handles.add(.iterator(it), of: h) else {
+            it.page.release()
+            throw ABIError.closedWhileRunning
+        }
+        out.pointee = p
         return LLMDB_OK
     }
 }

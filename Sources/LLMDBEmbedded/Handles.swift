@@ -26,6 +26,13 @@ struct ABIError: Error {
         )
     }
     static func bad(_ message: String) -> ABIError { ABIError(LLMDB_E_INVALID_ARGUMENT, message) }
+
+    /// A call that was running when another thread closed its database (llmdb_close): it
+    /// gets the status of a call made after the close (include/llmdb.h, "Closing").
+    static let closedWhileRunning = ABIError(
+        LLMDB_E_INVALID_HANDLE,
+        "the database was closed (llmdb_close on another thread) while this call ran; its handle, and the transactions and iterators on it, are invalid"
+    )
 }
 
 /// Status codes by the snake_case names of LLMDBError codes and of the service's API errors.
@@ -109,11 +116,19 @@ func setLastError(_ message: String) {
 }
 
 /// Records `error` as this thread's last error and returns its status.
+///
+/// `closed` (the database stopped taking writes) becomes LLMDB_E_INVALID_HANDLE: a database
+/// of this library closes only when llmdb_close closes its last handle, so a call that sees
+/// it raced with that close and gets what any call after the close gets.
 func fail(_ error: any Error) -> Int32 {
     switch error {
     case let e as ABIError:
         setLastError(e.message)
         return e.status
+    case let e as LLMDBError where e.code == .closed:
+        return fail(ABIError.closedWhileRunning)
+    case let e as APIError where e.code == LLMDBError.Code.closed.name:
+        return fail(ABIError.closedWhileRunning)
     case let e as LLMDBError:
         setLastError(e.message)
         return statusByName[e.code.name] ?? LLMDB_E_INTERNAL
@@ -383,12 +398,22 @@ enum Handles {
     private static let table = Mutex<(next: UInt, entries: [UInt: Entry])>((0x1000, [:]))
 
     static func add(_ e: Entry) -> OpaquePointer {
-        table.withLock { t in
-            let id = t.next
-            t.next += 16
-            t.entries[id] = e
-            return OpaquePointer(bitPattern: id)!
-        }
+        table.withLock { t in insert(e, &t) }
+    }
+
+    /// Adds a transaction or an iterator of `owner`, unless `owner` was closed meanwhile
+    /// (then nil). Checked under the table's lock, which llmdb_close takes after marking
+    /// the handle closed to remove its dependents: a dependent is either added before that
+    /// removal (and removed by it) or refused here, never left behind.
+    static func add(_ e: Entry, of owner: DatabaseHandle) -> OpaquePointer? {
+        table.withLock { t in owner.closed.load(ordering: .acquiring) ? nil : insert(e, &t) }
+    }
+
+    private static func insert(_ e: Entry, _ t: inout (next: UInt, entries: [UInt: Entry])) -> OpaquePointer {
+        let id = t.next
+        t.next += 16
+        t.entries[id] = e
+        return OpaquePointer(bitPattern: id)!
     }
 
     /// Removes the handle if it is of `kind`; a handle of another kind is left alone (and

@@ -29,6 +29,8 @@ struct ScanPage {
     private var capacity = 0
     private var last: Key? = nil
     private(set) var exhausted = false
+    /// Freed (llmdb_iter_close, or llmdb_close of its database).
+    private(set) var released = false
 
     /// Starts the scan and reads its first page.
     init(db: Database, prefix: Key, validAt: Instant?, tx: TxSelector) throws {
@@ -40,7 +42,15 @@ struct ScanPage {
     }
 
     /// The next row, reading the next page when this one is used up; nil at the end.
+    /// Throws once the page was released: a call racing with llmdb_close of the database
+    /// must not read as the end of the scan.
     mutating func advance(_ db: Database) throws -> Row? {
+        if released {
+            throw ABIError(
+                LLMDB_E_INVALID_HANDLE,
+                "the iterator was freed while this call ran (llmdb_close of its database on another thread)"
+            )
+        }
         if next == rows.count {
             if exhausted { return nil }
             try fill(db)
@@ -114,6 +124,7 @@ struct ScanPage {
         capacity = 0
         rows = []
         next = 0
-        exhausted = true  // a call racing with the close reads no further page
+        exhausted = true
+        released = true  // a call racing with the close reads no further page, and says why
     }
 }

@@ -348,7 +348,17 @@ struct Executor {
                     failure = error
                     return false
                 }
-                guard let value = try? m.value()?.jsonTree() else { return true }
+                // A retraction is no row. Any other value was checked against its tag when
+                // the module's output was read; one that still cannot be read fails the
+                // query with the module named, never drops the row.
+                guard let v = m.value() else { return true }
+                let value: JSONValue
+                do throws(LLMDBError) { value = try v.jsonTree() } catch {
+                    throw LLMDBError(
+                        .codeFailed,
+                        "module '\(module)' output a record whose value cannot be read: \(error.message)"
+                    )
+                }
                 return try body(Row(key: m.keyValue(), body: value, validFrom: m.validFrom, txID: m.txID))
             }
             scanned = me.scanned

@@ -12,7 +12,13 @@ public struct CodeMeta: Sendable, Hashable {
     public let sha256: String
 }
 
-/// The stored form of a module: the raw-bytes value `[u32 BE length][meta JSON][module]`.
+/// The stored form of a module: the raw-bytes value `[u32 BE length][meta JSON][module]`
+/// at `_meta/code/{sha256}`, one per distinct module, whatever names it has.
+///
+/// The description's `name`, `kind` and `function` are those of one name of the module:
+/// the first that registered it, or, once that name is gone, another (so that every name a
+/// record names is live). Before name records (``CodeName``) they were the module's only
+/// name; such a record still names a live module when no name record has its name.
 struct CodeRecord {
     let meta: CodeMeta
     let bytes: [UInt8]
@@ -68,5 +74,36 @@ struct CodeRecord {
             ),
             bytes: bytes
         )
+    }
+}
+
+/// A name of a module: the JSON value `{sha256, kind, function}` at `_meta/code-name/{name}`.
+/// Names map to digests, so one module may have several names, each with its own kind and
+/// function (docs/storage-format.md). Never change the field names: files keep them.
+struct CodeName {
+    let sha256: String
+    let kind: WasmFunctionKind
+    let function: String
+
+    static let prefix = "_meta/code-name/"
+    static func key(_ name: String) -> Key { Key(prefix + name, partition: Key.systemPartition) }
+
+    func encoded() throws(LLMDBError) -> Value {
+        let json: JSONValue = .object([
+            JSONMember("sha256", .string(sha256)),
+            JSONMember("kind", .string(kind.rawValue)),
+            JSONMember("function", .string(function)),
+        ])
+        return try Value.json(bytes: JSON.serialize(json))
+    }
+
+    static func decode(_ value: Value, name: String) throws(LLMDBError) -> CodeName {
+        guard value.tag == .json, let tree = try? JSON.parse(value.payload), case .string(let sha)? = tree["sha256"],
+            case .string(let k)? = tree["kind"], let kind = WasmFunctionKind(rawValue: k),
+            case .string(let function)? = tree["function"]
+        else {
+            throw LLMDBError(.invalidModule, "the stored name record of module '\(name)' is malformed")
+        }
+        return CodeName(sha256: sha, kind: kind, function: function)
     }
 }

@@ -26,7 +26,9 @@ public enum WasmCapability: String, Sendable, CaseIterable {
 /// Limits on user code, per call of an exported function (per page), except memory, which
 /// is per instance (one operation).
 public struct WasmLimits: Sendable, Hashable {
-    /// Linear memory of one instance: declaring or growing past it fails the call.
+    /// Linear memory of one instance. A module that declares more initial memory is refused
+    /// at registration; `memory.grow` past it returns -1 (the module goes on, or its
+    /// allocator returns 0 and the operation fails with `code_limit`).
     public var memoryBytes = 64 << 20
     /// Fuel per call (about one unit per WebAssembly operator): a deterministic budget.
     public var fuel: UInt64 = 2_000_000_000

@@ -135,7 +135,8 @@ public struct MappedRow {
     /// The value payload (without its tag).
     public let payload: UnsafeRawBufferPointer
 
-    /// Copies the value out (nil for a tombstone).
+    /// Copies the value out (nil for a tombstone). The page reader has checked the payload
+    /// against its tag: a module's malformed value fails the read with the module named.
     public func value() -> Value? {
         tag == .tombstone ? nil : Value(unchecked: tag, Array(payload))
     }
@@ -186,6 +187,8 @@ enum PageReader {
             let tag = ValueTag(rawValue: out[offset + 40])
             guard tag.isKnown else { throw bad("record \(i) has the unknown value tag \(out[offset + 40])") }
             let k = offset + PageBuilder.recordHeaderSize
+            let payload = UnsafeRawBufferPointer(rebasing: out[(k + klen)..<(k + klen + vlen)])
+            if let why = malformation(tag, payload) { throw bad("record \(i)'s \(tag.name) value \(why)") }
             let row = MappedRow(
                 partition: PartitionID(partition),
                 key: UnsafeRawBufferPointer(rebasing: out[k..<(k + klen)]),
@@ -194,12 +197,43 @@ enum PageReader {
                 ),
                 txID: UInt64(littleEndian: out.loadUnaligned(fromByteOffset: offset + 32, as: UInt64.self)),
                 tag: tag,
-                payload: UnsafeRawBufferPointer(rebasing: out[(k + klen)..<(k + klen + vlen)])
+                payload: payload
             )
             if try !body(row) { return false }
             offset += rsize
         }
         return true
+    }
+
+    /// What is wrong with a record's value payload for its tag (nil: nothing), checked as
+    /// a write checks a value, so that every reader of a module's output (scans, LQL,
+    /// migrations) fails with the module named instead of passing bad bytes on. Raw bytes
+    /// and retractions are not checked. The message never quotes the value.
+    static func malformation(_ tag: ValueTag, _ payload: UnsafeRawBufferPointer) -> String? {
+        switch tag {
+        case .raw, .tombstone:
+            return nil
+        case .json:
+            do throws(CodecError) {
+                return try JSON.validate(payload) ? "is JSON null, which is not a value" : nil
+            } catch {
+                return "is not valid JSON: \(error)"
+            }
+        case .messagePack:
+            do throws(CodecError) { try MessagePack.validate(payload) } catch {
+                return "is not valid MessagePack: \(error)"
+            }
+            return payload.first == 0xC0 ? "is MessagePack nil, which is not a value" : nil
+        default:
+            do throws(LLMDBError) {
+                _ = try Value(unchecked: tag, Array(payload)).jsonTree()
+                return nil
+            } catch {
+                // jsonTree says "a stored <type> value is malformed: <what>".
+                let m = error.message
+                return "is malformed: " + (m.firstRange(of: "malformed: ").map { String(m[$0.upperBound...]) } ?? m)
+            }
+        }
     }
 
     /// Parses `custom_index` output: `{u32 record, u32 key_len, key}` entries padded to 4.

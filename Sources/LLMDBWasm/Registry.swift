@@ -40,10 +40,13 @@ extension Database {
     // MARK: The code registry
 
     /// Registers a module (WebAssembly binary, or WAT text) under `name`, content-addressed
-    /// at `_meta/code/{sha256}`. The module is validated first: it must parse, export its
-    /// memory, `llmdb_alloc` and a function of `kind` with the ABI's signature, import
-    /// nothing that is not granted, and fit the limits. A live module of the same name is
-    /// retracted in the same transaction (the name moves to the new code).
+    /// at `_meta/code/{sha256}`, with the name at `_meta/code-name/{name}`. The module is
+    /// validated first: it must parse, export its memory, `llmdb_alloc` and a function of
+    /// `kind` with the ABI's signature, import nothing that is not granted, and fit the
+    /// limits. Names map to digests: the same bytes under another name (for instance as
+    /// another kind) add that name and keep the others. A name that had other code moves
+    /// to this code in the same transaction; the old code is retracted when no name is
+    /// left on it.
     ///
     /// - Parameters:
     ///   - kind: the function kind; inferred when the module exports exactly one kind's
@@ -101,59 +104,100 @@ extension Database {
             throw LLMDBError(.invalidModule, "module '\(name)' is not valid WebAssembly: \(error)")
         }
         _ = try GuestInstance(CompiledModule(sha256: sha, meta: meta, info: info, module: module), runtime: runtime)
-        let existing = try listCode()
+        let state = try registry(validAt: nil, tx: .latest)
         let commit = try write { batch in
-            for old in existing where old.meta.name == name && old.meta.sha256 != sha {
-                try batch.deleteSystem(.code(old.meta.sha256))
+            if let old = state.modules.first(where: { $0.meta.name == name }), old.meta.sha256 != sha {
+                try state.unname(old, in: &batch)
             }
-            try batch.putSystem(.code(sha), record.encoded())
+            if state.records[sha] == nil { try batch.putSystem(.code(sha), record.encoded()) }
+            try batch.putSystem(CodeName.key(name), try CodeName(sha256: sha, kind: kind, function: fname).encoded())
         }
         return CodeInfo(meta: meta, txID: commit.txID, registeredAt: commit.txTime)
     }
 
-    /// The modules live as of (`validAt`, `tx`), by name.
+    /// The modules live as of (`validAt`, `tx`), one per name, by name. Names that share
+    /// their bytes are listed each with its own kind, function and registration.
     public func listCode(validAt: Instant? = nil, tx: TxSelector = .latest) throws -> [CodeInfo] {
-        let facts = try read(validAt: validAt, tx: tx) { try $0.scan(prefix: Self.codePrefix) }
-        var out: [CodeInfo] = []
-        for f in facts {
-            guard let v = f.value else { continue }
-            let record = try CodeRecord.decode(v.encoded)
-            out.append(CodeInfo(meta: record.meta, txID: f.txID, registeredAt: f.txTime))
-        }
-        return out.sorted { $0.meta.name < $1.meta.name }
+        try registry(validAt: validAt, tx: tx).modules
     }
 
-    /// The live module named `ref`, or whose sha256 starts with `ref` (at least 8 hex digits).
+    /// The live module named `ref`, or whose sha256 starts with `ref` (at least 8 hex
+    /// digits; bytes with several names resolve to the first of them by name).
     public func code(_ ref: String, validAt: Instant? = nil, tx: TxSelector = .latest) throws -> CodeInfo {
-        let all = try listCode(validAt: validAt, tx: tx)
-        if let byName = all.first(where: { $0.meta.name == ref }) { return byName }
-        if ref.count >= 8 {
-            let matches = all.filter { $0.meta.sha256.hasPrefix(ref.lowercased()) }
-            if matches.count == 1 { return matches[0] }
-            if matches.count > 1 {
-                throw LLMDBError(.invalidArgument, "'\(ref)' matches \(matches.count) modules; give more of the sha256")
-            }
-        }
-        throw LLMDBError(.notFound, "no module named '\(ref)' (see `llmdb code list`)")
+        try CodeRegistry.resolve(ref, in: listCode(validAt: validAt, tx: tx))
     }
 
-    /// Retracts a module. Refused while a hook or an index uses it, unless `force`; a forced
-    /// removal makes writes those hooks or indexes cover fail until they are removed.
+    /// Retracts the name `ref` (or the first name of the bytes whose sha256 starts with
+    /// `ref`). The module's bytes are retracted with their last name; that is refused while
+    /// a hook or an index uses them, unless `force`; a forced removal makes writes those
+    /// hooks or indexes cover fail until they are removed. While another name keeps the
+    /// bytes, hooks and indexes (which pin the bytes, not a name) go on running.
     @discardableResult
     public func removeCode(_ ref: String, force: Bool = false) throws -> Commit {
-        let info = try code(ref)
-        let users = try (hooks() + indexes()).filter { $0.module == info.meta.sha256 }
-        if !users.isEmpty && !force {
-            let names = users.map { "\($0.kind.rawValue) '\($0.name)'" }.joined(separator: ", ")
-            throw LLMDBError(
-                .invalidArgument,
-                "module '\(info.meta.name)' is used by \(names); remove those first (or force the removal)"
-            )
+        let state = try registry(validAt: nil, tx: .latest)
+        let info = try CodeRegistry.resolve(ref, in: state.modules)
+        let others = state.modules.filter { $0.meta.sha256 == info.meta.sha256 && $0.meta.name != info.meta.name }
+        if others.isEmpty {
+            let users = try (hooks() + indexes()).filter { $0.module == info.meta.sha256 }
+            if !users.isEmpty && !force {
+                let names = users.map { "\($0.kind.rawValue) '\($0.name)'" }.joined(separator: ", ")
+                throw LLMDBError(
+                    .invalidArgument,
+                    "module '\(info.meta.name)' is used by \(names); remove those first (or force the removal)"
+                )
+            }
         }
-        return try write { try $0.deleteSystem(.code(info.meta.sha256)) }
+        return try write { batch in try state.unname(info, in: &batch) }
     }
 
-    /// The module record as stored, for reads with code (latest state).
+    /// The registry as of (`validAt`, `tx`), read in one snapshot.
+    func registry(validAt: Instant?, tx: TxSelector) throws -> CodeRegistry {
+        try read(validAt: validAt, tx: tx) { s in
+            var r = CodeRegistry()
+            var recordFacts: [String: Fact] = [:]
+            for f in try s.scan(prefix: Self.codePrefix) {
+                guard let v = f.value else { continue }
+                let sha = String(decoding: f.key.bytes.dropFirst(Self.codePrefix.bytes.count), as: UTF8.self)
+                r.records[sha] = try CodeRecord.decode(v.encoded)
+                recordFacts[sha] = f
+            }
+            for f in try s.scan(prefix: Key(CodeName.prefix, partition: Key.systemPartition)) {
+                guard let v = f.value else { continue }
+                let name = String(decoding: f.key.bytes.dropFirst(CodeName.prefix.utf8.count), as: UTF8.self)
+                let n = try CodeName.decode(v, name: name)
+                r.named.insert(name)
+                guard let record = r.records[n.sha256] else { continue }  // its bytes were removed
+                let meta = CodeMeta(
+                    name: name,
+                    kind: n.kind,
+                    function: n.function,
+                    exports: record.meta.exports,
+                    size: record.meta.size,
+                    sha256: n.sha256
+                )
+                r.modules.append(CodeInfo(meta: meta, txID: f.txID, registeredAt: f.txTime))
+            }
+            // A record written before name records (or by a build without them) names its
+            // module inline: that name is live while no name record has it.
+            for (sha, record) in r.records where !r.named.contains(record.meta.name) {
+                let f = recordFacts[sha]!
+                let meta = CodeMeta(
+                    name: record.meta.name,
+                    kind: record.meta.kind,
+                    function: record.meta.function,
+                    exports: record.meta.exports,
+                    size: record.meta.size,
+                    sha256: sha
+                )
+                r.modules.append(CodeInfo(meta: meta, txID: f.txID, registeredAt: f.txTime))
+            }
+            r.modules.sort { $0.meta.name < $1.meta.name }
+            return r
+        }
+    }
+
+    /// The module record as stored, for reads with code (latest state), under the name and
+    /// kind of `ref`.
     func compiledModule(_ ref: String, kind: WasmFunctionKind) throws -> CompiledModule {
         let info = try code(ref)
         guard info.meta.kind == kind else {
@@ -164,7 +208,7 @@ extension Database {
         }
         let record = try read { s in try s.get(.code(info.meta.sha256)) }
         guard let value = record?.value else { throw LLMDBError(.notFound, "no module named '\(ref)'") }
-        return try wasm.compiled(record: value.encoded, sha256: info.meta.sha256)
+        return try wasm.compiled(record: value.encoded, sha256: info.meta.sha256).named(info.meta)
     }
 
     // MARK: Hooks and indexes
@@ -271,5 +315,45 @@ extension Database {
             throw LLMDBError(.notFound, "no index named '\(name)' (see `llmdb index list`)")
         }
         return try write { try $0.deleteSystem(.index(name)) }
+    }
+}
+
+/// The code registry as of one snapshot: the live names, and the live module records.
+struct CodeRegistry {
+    /// One per live name, by name.
+    var modules: [CodeInfo] = []
+    /// The live module records, by sha256.
+    var records: [String: CodeRecord] = [:]
+    /// The names that have a live name record.
+    var named: Set<String> = []
+
+    static func resolve(_ ref: String, in all: [CodeInfo]) throws(LLMDBError) -> CodeInfo {
+        if let byName = all.first(where: { $0.meta.name == ref }) { return byName }
+        if ref.count >= 8 {
+            let matches = all.filter { $0.meta.sha256.hasPrefix(ref.lowercased()) }
+            let digests = Set(matches.map(\.meta.sha256))
+            if digests.count > 1 {
+                throw LLMDBError(.invalidArgument, "'\(ref)' matches \(digests.count) modules; give more of the sha256")
+            }
+            if let first = matches.first { return first }
+        }
+        throw LLMDBError(.notFound, "no module named '\(ref)' (see `llmdb code list`)")
+    }
+
+    /// Takes `module`'s name off its bytes: retracts the name record, and the bytes when no
+    /// other name has them. While others do, a record that named this one inline is
+    /// rewritten to name another, so that a record never names a name that is gone.
+    func unname(_ module: CodeInfo, in batch: inout WriteBatch) throws(LLMDBError) {
+        let sha = module.meta.sha256
+        let name = module.meta.name
+        if named.contains(name) { try batch.deleteSystem(CodeName.key(name)) }
+        let others = modules.filter { $0.meta.sha256 == sha && $0.meta.name != name }
+        if let heir = others.first {
+            if let record = records[sha], record.meta.name == name {
+                try batch.putSystem(.code(sha), CodeRecord(meta: heir.meta, bytes: record.bytes).encoded())
+            }
+        } else {
+            try batch.deleteSystem(.code(sha))
+        }
     }
 }

@@ -60,11 +60,12 @@ struct CompiledModule: Sendable {
     let meta: CodeMeta
     let info: ModuleInfo
     let module: Module
-}
 
-/// Raised by the memory limiter inside WasmKit, and turned into an ``LLMDBError``.
-struct MemoryLimitExceeded: Error {
-    let desired: Int
+    /// The same compiled code under one of its names (the cache is by sha256; a name has
+    /// its own kind and function).
+    func named(_ meta: CodeMeta) -> CompiledModule {
+        CompiledModule(sha256: sha256, meta: meta, info: info, module: module)
+    }
 }
 
 /// Raised by the `llmdb.fail` import.
@@ -72,13 +73,14 @@ struct GuestFailure: Error {
     let message: String
 }
 
+/// The memory limit of an instance. A growth past it is refused, not thrown: the
+/// WebAssembly spec has `memory.grow` return -1 then, so a module (its allocator) sees the
+/// failure and may go on with less or report it (docs/wasm-abi.md, "Memory"). A declared
+/// initial memory past it is refused at registration, and again (a trap) at instantiation.
 final class MemoryCap: ResourceLimiter {
     let bytes: Int
     init(_ bytes: Int) { self.bytes = bytes }
-    func limitMemoryGrowth(to desired: Int) throws -> Bool {
-        if desired > bytes { throw MemoryLimitExceeded(desired: desired) }
-        return true
-    }
+    func limitMemoryGrowth(to desired: Int) throws -> Bool { desired <= bytes }
     func limitTableGrowth(to desired: Int) throws -> Bool { desired <= 1 << 20 }
 }
 
@@ -194,12 +196,6 @@ final class GuestInstance {
         defer { runtime.watchdog.disarm(ticket) }
         do {
             return try body()
-        } catch let e as MemoryLimitExceeded {
-            WasmCounters.counter.add(1, ordering: .relaxed)
-            throw LLMDBError(
-                .codeLimit,
-                "module '\(module)' function '\(function)' exceeded the memory limit: it asked for \(e.desired) bytes of linear memory; the limit is \(limits.memoryBytes) bytes"
-            )
         } catch let e as GuestFailure {
             WasmCounters.counter.add(1, ordering: .relaxed)
             throw LLMDBError(.codeFailed, "module '\(module)' function '\(function)' failed: \(e.message)")
@@ -248,7 +244,10 @@ final class GuestInstance {
             try alloc([.i32(UInt32(count))])
         }
         guard result.count == 1, case .i32(let p) = result[0], p != 0 else {
-            throw LLMDBError(.codeLimit, "module '\(name)' function 'llmdb_alloc' could not allocate \(count) bytes")
+            throw LLMDBError(
+                .codeLimit,
+                "module '\(name)' function 'llmdb_alloc' could not allocate \(count) bytes (it returned 0: out of memory; the memory limit is \(runtime.limits.memoryBytes) bytes, past which memory.grow returns -1)"
+            )
         }
         guard p % 8 == 0 else {
             throw LLMDBError(

@@ -88,6 +88,76 @@ import Testing
         #expect(try ok(["verify"]).status == 0)
     }
 
+    /// WAT for a map_pages that ignores its input and outputs one record `bad` whose JSON
+    /// payload does not parse.
+    static let brokenJSONMap: String = {
+        func u32(_ n: Int) -> [UInt8] { withUnsafeBytes(of: UInt32(n).littleEndian, Array.init) }
+        let k = Array("bad".utf8)
+        let v = Array(#"{"n":"#.utf8)
+        let size = (48 + k.count + v.count + 7) & ~7
+        var r = u32(size) + u32(0) + u32(k.count) + u32(v.count)
+        r += [UInt8](repeating: 0, count: 8) + withUnsafeBytes(of: Int64.max.littleEndian, Array.init)
+        r += withUnsafeBytes(of: UInt64(1).littleEndian, Array.init) + [0x01, 0, 0, 0, 0, 0, 0, 0] + k + v
+        r += [UInt8](repeating: 0, count: size - r.count)
+        let page = u32(16 + r.count) + u32(1) + u32(1) + u32(0) + r
+        let data = page.map { "\\" + (($0 < 16 ? "0" : "") + String($0, radix: 16)) }.joined()
+        return """
+            (module
+              (memory (export "memory") 1)
+              (global $top (mut i32) (i32.const 1024))
+              (func (export "llmdb_alloc") (param $n i32) (result i32)
+                (local $p i32)
+                (local.set $p (global.get $top))
+                (global.set $top (i32.add (global.get $top) (i32.and (i32.add (local.get $n) (i32.const 15)) (i32.const -16))))
+                (local.get $p))
+              (data (i32.const 64) "\(data)")
+              (func (export "map_pages") (param $in i32) (param $len i32) (param $out i32) (param $cap i32) (result i32)
+                (if (i32.gt_u (i32.const \(page.count)) (local.get $cap)) (then (return (i32.const \(page.count)))))
+                (memory.copy (local.get $out) (i32.const 64) (i32.const \(page.count)))
+                (i32.const \(page.count))))
+            """
+    }()
+
+    @Test("scan --map: a record with malformed JSON fails with one line naming the module")
+    func malformedMapOutput() throws {
+        let tmp = TempDir()
+        let db = ["--db", tmp.db]
+        let wat = tmp.path + "/broken.wat"
+        try Self.brokenJSONMap.write(toFile: wat, atomically: true, encoding: .utf8)
+        let env = ["LLMDB_WASM_DEADLINE_MS": "2000"]
+        #expect(try llmdb(["put", "k:1", #"{"n":1}"#] + db).status == 0)
+        #expect(try llmdb(["code", "add", wat, "--name", "broken"] + db).status == 0)
+        for json in [[], ["--json"]] {
+            let r = try llmdb(["scan", "--prefix", "k:", "--map", "broken"] + json + db, environment: env)
+            #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+            #expect(
+                r.stderr.contains("module 'broken' function 'map_pages' wrote a malformed output page"),
+                "\(r.stderr)"
+            )
+            #expect(r.stderr.contains("not valid JSON"), "\(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        }
+    }
+
+    @Test("code add: the same file under a second name keeps both; removing one keeps the other")
+    func secondName() throws {
+        let tmp = TempDir()
+        let db = ["--db", tmp.db]
+        let count = Self.root + "/examples/wasm/count.wat"
+        let env = ["LLMDB_WASM_DEADLINE_MS": "2000"]
+        #expect(try llmdb(["code", "add", count, "--name", "count"] + db).status == 0)
+        #expect(try llmdb(["code", "add", count, "--name", "tally"] + db).status == 0)
+        let list = try llmdb(["code", "list", "--json"] + db).json as? [[String: Any]]
+        #expect(list?.compactMap { $0["name"] as? String } == ["count", "tally"])
+        #expect(Set(list?.compactMap { $0["sha256"] as? String } ?? []).count == 1)
+        #expect(try llmdb(["put", "k:1", "1"] + db).status == 0)
+        #expect(try llmdb(["code", "rm", "count"] + db).status == 0)
+        let r = try llmdb(["reduce", "--prefix", "k:", "--reduce", "tally"] + db, environment: env)
+        #expect(r.status == 0 && r.stdout == "1\n", "\(r.stderr)")
+        let after = try llmdb(["code", "list", "--json"] + db).json as? [[String: Any]]
+        #expect(after?.compactMap { $0["name"] as? String } == ["tally"])
+    }
+
     @Test("bad modules and names are refused with one clear line")
     func refusals() throws {
         let tmp = TempDir()

@@ -24,6 +24,51 @@ struct WasmQueryTests {
         )
     }
 
+    /// A map_pages that ignores its input and outputs one page: a record `good` with the
+    /// JSON `{"n":1}`, then a record `bad` whose JSON payload is `payload`.
+    static func emitting(badJSON payload: String) -> [UInt8] {
+        func u32(_ n: Int) -> [UInt8] { withUnsafeBytes(of: UInt32(n).littleEndian, Array.init) }
+        func record(_ key: String, _ value: String) -> [UInt8] {
+            let k = Array(key.utf8)
+            let v = Array(value.utf8)
+            let size = (48 + k.count + v.count + 7) & ~7
+            var r = u32(size) + u32(0) + u32(k.count) + u32(v.count)
+            r += [UInt8](repeating: 0, count: 8) + withUnsafeBytes(of: Int64.max.littleEndian, Array.init)
+            r += withUnsafeBytes(of: UInt64(1).littleEndian, Array.init) + [0x01, 0, 0, 0, 0, 0, 0, 0] + k + v
+            return r + [UInt8](repeating: 0, count: size - r.count)
+        }
+        let body = record("good", #"{"n":1}"#) + record("bad", payload)
+        let page = u32(16 + body.count) + u32(2) + u32(1) + u32(0) + body
+        let data = page.map { "\\" + (($0 < 16 ? "0" : "") + String($0, radix: 16)) }.joined()
+        return module(
+            """
+            (data (i32.const 64) "\(data)")
+            (func (export "map_pages") (param $in i32) (param $len i32) (param $out i32) (param $cap i32) (result i32)
+              (if (i32.gt_u (i32.const \(page.count)) (local.get $cap)) (then (return (i32.const \(page.count)))))
+              (memory.copy (local.get $out) (i32.const 64) (i32.const \(page.count)))
+              (i32.const \(page.count)))
+            """
+        )
+    }
+
+    @Test("a map_pages record with malformed JSON fails the query with the module named, never drops the row")
+    func malformedOutput() throws {
+        let t = try QDB()
+        try t.q("INSERT INTO users (_id, name) VALUES ('ada', 'Ada')")
+        try t.db.addCode(Self.emitting(badJSON: #"{"n":"#), name: "broken-json")
+        #expect { try t.q("SELECT key, value.n AS n FROM EMBEDDED WASM broken-json(users)") } throws: { e in
+            let e = e as? LLMDBError
+            return e?.code == .codeFailed
+                && e?.message.contains("module 'broken-json' function 'map_pages' wrote a malformed output page")
+                    == true
+                && e?.message.contains("not valid JSON") == true
+        }
+        // With the second record well-formed, both rows come back.
+        try t.db.addCode(Self.emitting(badJSON: #"{"n":2}"#), name: "fine-json")
+        let rows = try t.q("SELECT key, value.n AS n FROM EMBEDDED WASM fine-json(users) ORDER BY key")
+        #expect(rows == [try j(#"{"key":"bad","n":2}"#), try j(#"{"key":"good","n":1}"#)])
+    }
+
     @Test("a map_pages module as a table function and a reduce_pages module as an aggregate, as of a transaction")
     func tableFunctionAndAggregate() throws {
         let t = try QDB()

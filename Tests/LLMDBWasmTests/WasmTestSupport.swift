@@ -151,6 +151,41 @@ enum WAT {
     )
 }
 
+extension WAT {
+    /// A map_pages that ignores its input and writes `page` (a whole output page) as its
+    /// output: for outputs a real module would not write.
+    static func emitting(_ page: [UInt8]) -> [UInt8] {
+        let data = page.map { "\\" + String($0, radix: 16).leftPad(2) }.joined()
+        return module(
+            """
+            (data (i32.const 64) "\(data)")
+            (func (export "map_pages") (param $in i32) (param $len i32) (param $out i32) (param $cap i32) (result i32)
+              (if (i32.gt_u (i32.const \(page.count)) (local.get $cap)) (then (return (i32.const \(page.count)))))
+              (memory.copy (local.get $out) (i32.const 64) (i32.const \(page.count)))
+              (i32.const \(page.count)))
+            """
+        )
+    }
+
+    /// An output page (docs/wasm-abi.md) of records of partition 0, valid from 0, tx 1.
+    static func outputPage(_ records: [(key: String, tag: UInt8, payload: [UInt8])]) -> [UInt8] {
+        func u32(_ n: Int) -> [UInt8] { withUnsafeBytes(of: UInt32(n).littleEndian, Array.init) }
+        func u64(_ n: UInt64) -> [UInt8] { withUnsafeBytes(of: n.littleEndian, Array.init) }
+        var body: [UInt8] = []
+        for r in records {
+            let key = Array(r.key.utf8)
+            let size = (48 + key.count + r.payload.count + 7) & ~7
+            var rec = u32(size) + u32(0) + u32(key.count) + u32(r.payload.count)
+            rec += u64(0) + u64(UInt64(Int64.max)) + u64(1)
+            rec += [r.tag, 0, 0, 0, 0, 0, 0, 0]
+            rec += key + r.payload
+            rec += [UInt8](repeating: 0, count: size - rec.count)
+            body += rec
+        }
+        return u32(16 + body.count) + u32(records.count) + u32(1) + u32(0) + body
+    }
+}
+
 extension Database {
     func transactionCount() throws -> TxID { try read { $0.txID } }
 }

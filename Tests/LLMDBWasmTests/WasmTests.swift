@@ -34,6 +34,102 @@ struct RegistryTests {
         #expect(try t.db.listCode().map(\.meta.sha256) == [b.meta.sha256])
     }
 
+    @Test("the same bytes under a second name keep both: both resolve and are listed, removing one keeps the other")
+    func secondName() throws {
+        let t = try WasmDatabase()
+        let db = t.db
+        try db.put("k:1", .raw("x"))
+        t.clock.advance(by: 10)
+        let first = try db.addCode(WAT.identityMap, name: "first")
+        t.clock.advance(by: 10)
+        let second = try db.addCode(WAT.identityMap, name: "second")
+        #expect(second.meta.sha256 == first.meta.sha256)
+        #expect(try db.listCode().map(\.meta.name) == ["first", "second"])
+        #expect(try db.code("first").meta.name == "first")
+        #expect(try db.code("first").txID == first.txID)  // its registration is its own
+        #expect(try db.code("second").meta.sha256 == first.meta.sha256)
+        #expect(try db.scan(prefix: "k:", map: "first").count == 1)
+        #expect(try db.scan(prefix: "k:", map: "second").count == 1)
+        // A sha256 prefix names the bytes: both names have them, so the first by name.
+        #expect(try db.code(String(first.meta.sha256.prefix(12))).meta.sha256 == first.meta.sha256)
+
+        t.clock.advance(by: 10)
+        let removed = try db.removeCode("first")
+        #expect(try db.listCode().map(\.meta.name) == ["second"])
+        #expect(throws: LLMDBError.self) { try db.code("first") }
+        #expect(try db.scan(prefix: "k:", map: "second").count == 1)
+        // Versioned like any fact.
+        #expect(try db.listCode(tx: .id(first.txID)).map(\.meta.name) == ["first"])
+        #expect(try db.listCode(tx: .id(removed.txID - 1)).map(\.meta.name) == ["first", "second"])
+
+        // The bytes go with their last name.
+        try db.removeCode("second")
+        #expect(try db.listCode().isEmpty)
+        #expect(try db.read { try $0.get(.code(first.meta.sha256)) }?.value == nil)
+    }
+
+    @Test("one file registered as two kinds under two names (docs/wasm-abi.md): each name keeps its kind")
+    func oneFileTwoKinds() throws {
+        let t = try WasmDatabase()
+        let both = WAT.module(
+            """
+            (func (export "map_pages") (param $in i32) (param $len i32) (param $out i32) (param $cap i32) (result i32)
+              (if (i32.gt_u (local.get $len) (local.get $cap)) (then (return (local.get $len))))
+              (memory.copy (local.get $out) (local.get $in) (local.get $len))
+              (local.get $len))
+            (func (export "reduce_pages") (param $in i32) (param $len i32) (param $out i32) (param $cap i32) (result i32)
+              (if (i32.lt_u (local.get $cap) (i32.const 8)) (then (return (i32.const 8))))
+              (i64.store (local.get $out)
+                (i64.add
+                  (if (result i64) (i32.eqz (i32.load offset=12 (local.get $in))) (then (i64.const 0)) (else (i64.load (local.get $out))))
+                  (i64.extend_i32_u (i32.load offset=4 (local.get $in)))))
+              (i32.const 8))
+            """
+        )
+        try MapReduceTests.fill(t.db, 3)
+        let map = try t.db.addCode(both, name: "as-map", kind: .mapPages)
+        let reduce = try t.db.addCode(both, name: "as-reduce", kind: .reducePages)
+        #expect(map.meta.sha256 == reduce.meta.sha256)
+        let listed = try t.db.listCode()
+        #expect(listed.map(\.meta.name) == ["as-map", "as-reduce"])
+        #expect(listed.map(\.meta.kind) == [.mapPages, .reducePages])
+        #expect(listed.map(\.meta.function) == ["map_pages", "reduce_pages"])
+        #expect(try t.db.scan(prefix: "k:", map: "as-map").count == 3)
+        let r = try t.db.reduce(prefix: "k:", module: "as-reduce")
+        #expect(r.accumulator.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } == 3)
+        #expect(throws: LLMDBError.self) { _ = try t.db.scan(prefix: "k:", map: "as-reduce") }
+    }
+
+    @Test("a hook pins the bytes: removing the name it was defined by is allowed while another name keeps them")
+    func hookKeepsBytes() throws {
+        let t = try WasmDatabase()
+        try t.db.addCode(WAT.rejectB, name: "no-b")
+        try t.db.addCode(WAT.rejectB, name: "no-b-too")
+        try t.db.addHook(name: "h", module: "no-b", scope: KeyScope(prefix: ""))
+        try t.db.removeCode("no-b")
+        #expect(throws: LLMDBError.self) { try t.db.put("b1", .raw("x")) }  // the hook still runs
+        try t.db.put("a1", .raw("x"))
+        #expect { try t.db.removeCode("no-b-too") } throws: { e in
+            "\(e)".contains("is used by hook 'h'")
+        }
+        try t.db.removeCode("no-b-too", force: true)
+        #expect(try t.db.listCode().isEmpty)
+    }
+
+    @Test("moving a name to new code keeps the old bytes while another name has them")
+    func moveKeepsShared() throws {
+        let t = try WasmDatabase()
+        try t.db.put("k:1", .raw("x"))
+        let old = try t.db.addCode(WAT.identityMap, name: "m")
+        let keep = try t.db.addCode(WAT.identityMap, name: "keep")
+        #expect(try t.db.listCode(tx: .id(keep.txID)).map(\.meta.name) == ["keep", "m"])
+        let new = try t.db.addCode(WAT.map("(i32.const 0)"), name: "m")
+        #expect(try t.db.listCode().map(\.meta.sha256) == [old.meta.sha256, new.meta.sha256])  // keep, m
+        #expect(try t.db.code("m").meta.sha256 == new.meta.sha256)
+        #expect(try t.db.scan(prefix: "k:", map: "keep").count == 1)
+        #expect(try t.db.scan(prefix: "k:", map: "m").isEmpty)
+    }
+
     @Test("bad modules are refused with a message naming the problem, and nothing is written")
     func refusals() throws {
         var small = WasmLimits()
@@ -214,14 +310,116 @@ struct LimitTests {
         #expect(e.message.contains("ran out of fuel: the budget is 100000 units per call"), "\(e)")
     }
 
-    @Test("growing memory past the limit fails the call")
-    func memory() throws {
+    /// A map_pages that runs `grow` (which must leave nothing on the stack), then copies its
+    /// input to its output.
+    static func growThenCopy(_ grow: String) -> [UInt8] {
+        WAT.map(
+            """
+            \(grow)
+            (if (i32.gt_u (local.get $len) (local.get $cap)) (then (return (local.get $len))))
+            (memory.copy (local.get $out) (local.get $in) (local.get $len))
+            (local.get $len)
+            """
+        )
+    }
+
+    @Test("memory.grow past the memory limit (64 MiB) returns -1 to the module, which goes on")
+    func memoryGrowFails() throws {
+        let t = try WasmDatabase()
+        try t.db.put("k:1", .raw("x"))
+        // Up to the limit it grows; one page more is -1 (anything else traps).
+        try t.db.addCode(
+            Self.growThenCopy(
+                """
+                (if (i32.eq (memory.grow (i32.sub (i32.const 1024) (memory.size))) (i32.const -1)) (then unreachable))
+                (if (i32.ne (memory.size) (i32.const 1024)) (then unreachable))
+                (if (i32.ne (memory.grow (i32.const 1)) (i32.const -1)) (then unreachable))
+                (if (i32.ne (memory.grow (i32.const 65536)) (i32.const -1)) (then unreachable))
+                (if (i32.ne (memory.size) (i32.const 1024)) (then unreachable))
+                """
+            ),
+            name: "greedy"
+        )
+        let rows = try t.db.scan(prefix: "k:", map: "greedy")
+        #expect(rows.map(\.value) == [.raw("x")])
+        // A smaller limit is the limit.
         var limits = WasmLimits()
         limits.memoryBytes = 4 << 20
-        let e = try Self.failure(WAT.map("(drop (memory.grow (i32.const 100))) (i32.const 0)"), limits: limits)
-        #expect(e.code == .codeLimit)
-        #expect(e.message.contains("exceeded the memory limit"), "\(e)")
-        #expect(e.message.contains("the limit is 4194304 bytes"), "\(e)")
+        let small = try t.open(limits: limits)
+        try small.addCode(
+            Self.growThenCopy("(if (i32.ne (memory.grow (i32.const 100)) (i32.const -1)) (then unreachable))"),
+            name: "over-4-mib"
+        )
+        #expect(try small.scan(prefix: "k:", map: "over-4-mib").count == 1)
+        small.close()
+    }
+
+    @Test("a module told -1 by memory.grow may report its own error, which names it")
+    func memoryGrowReported() throws {
+        let e = try Self.failure(
+            WAT.map(
+                """
+                (if (i32.eq (memory.grow (i32.const 2000)) (i32.const -1))
+                  (then (call $fail (i32.const 16) (i32.const 13)) (return (i32.const 0))))
+                (i32.const 0)
+                """,
+                imports: #"(import "llmdb" "fail" (func $fail (param i32 i32))) (data (i32.const 16) "out of memory")"#
+            )
+        )
+        #expect(e.code == .codeFailed)
+        #expect(e.message.contains("module 'm' function 'map_pages' failed: out of memory"), "\(e)")
+    }
+
+    @Test("an allocator that cannot grow memory past the limit returns 0: the operation fails with code_limit")
+    func allocatorOutOfMemory() throws {
+        var limits = WasmLimits()
+        limits.memoryBytes = 1 << 20
+        let t = try WasmDatabase(limits: limits)
+        // A value larger than the limit: the input page cannot be allocated.
+        try t.db.put("k:1", .raw([UInt8](repeating: 7, count: 2 << 20)))
+        try t.db.addCode(WAT.identityMap, name: "m")
+        #expect { _ = try t.db.scan(prefix: "k:", map: "m") } throws: { e in
+            guard let e = e as? LLMDBError, e.code == .codeLimit else { return false }
+            return e.message.contains("module 'm' function 'llmdb_alloc' could not allocate")
+                && e.message.contains("the memory limit is 1048576 bytes")
+        }
+    }
+
+    @Test("a map_pages record whose value does not decode as its type fails the scan, naming the module")
+    func malformedValues() throws {
+        let bad: [(tag: UInt8, payload: [UInt8], says: String)] = [
+            (0x01, Array("{bad".utf8), "record 1's json value is not valid JSON"),
+            (0x01, Array("null".utf8), "record 1's json value is JSON null"),
+            (0x02, [0xC1], "record 1's msgpack value is not valid MessagePack"),
+            (0x02, [0xC0], "record 1's msgpack value is MessagePack nil"),
+            (0x20, [0, 0, 0, 2, 1, 2, 3], "record 1's vector value is malformed"),
+            (0x10, [0, 9], "record 1's edge value is malformed"),
+        ]
+        for b in bad {
+            let page = WAT.outputPage([
+                (key: "ok", tag: 0x01, payload: Array(#"{"fine":true}"#.utf8)),
+                (key: "bad", tag: b.tag, payload: b.payload),
+            ])
+            let e = try Self.failure(WAT.emitting(page))
+            #expect(e.code == .codeFailed, "\(e)")
+            #expect(
+                e.message.contains("module 'm' function 'map_pages' wrote a malformed output page: \(b.says)"),
+                "\(e)"
+            )
+            #expect(!e.message.contains("{bad"), "the message quotes the value: \(e)")
+        }
+        // The same page with well-formed values is read as it is.
+        let t = try WasmDatabase()
+        try t.db.put("k:1", .raw("x"))
+        let good = WAT.outputPage([
+            (key: "j", tag: 0x01, payload: Array(#"{"fine":true}"#.utf8)),
+            (key: "m", tag: 0x02, payload: [0x81, 0xA1, 0x61, 0x01]),  // {"a": 1}
+            (key: "r", tag: 0x00, payload: [0xFF, 0x00]),
+        ])
+        try t.db.addCode(WAT.emitting(good), name: "good", kind: .mapPages)
+        let rows = try t.db.scan(prefix: "k:", map: "good")
+        #expect(rows.map(\.key) == [Key("j"), Key("m"), Key("r")])
+        #expect(rows.map { $0.value?.tag } == [.json, .messagePack, .raw])
     }
 
     @Test("a length past the output buffer, or a malformed output page, is an error, never a crash")

@@ -5,7 +5,9 @@
  * (NULL, made up, closed, finished, of another type), NULL pointers, invalid UTF-8, bad
  * values and times, conflicts, as-of reads by transaction, by transaction time and by valid
  * time, scans longer than one of the library's pages, LQL, agent memory, documents through
- * llmdb_call, the code registry, and threads (readers beside a writer; per-thread errors).
+ * llmdb_call, the code registry, threads (readers beside a writer; per-thread errors), and
+ * closing a database while other threads call it (every racing call completes or returns
+ * LLMDB_E_INVALID_HANDLE).
  * Every failure prints file:line, the call, the status's name and llmdb_last_error(), and
  * exits 1. Run by scripts/check-c-abi.sh, normally and under valgrind.
  *
@@ -13,7 +15,8 @@
  *      -Wl,-rpath,LIBDIR -lpthread -o test_abi && ./test_abi
  *
  * Environment: LLMDB_TEST_COMMITS (default 500: the writer's commits in the thread test),
- * LLMDB_TEST_SCAN_KEYS (default 1000), TMPDIR (where the scratch directory goes),
+ * LLMDB_TEST_SCAN_KEYS (default 1000), LLMDB_TEST_CLOSE_ROUNDS (default 40, 3 under
+ * valgrind: rounds of the close race), TMPDIR (where the scratch directory goes),
  * LLMDB_TEST_UNDER_VALGRIND=1 (set by the script: a WebAssembly call may then pass its
  * wall-clock deadline).
  */
@@ -25,12 +28,14 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- Checks ---------------------------------------------------------------------------- */
@@ -2213,6 +2218,202 @@ static void test_reopen(llmdb *unused) {
     OK(llmdb_close(db));
 }
 
+/* ---- Closing a database while other threads call it ------------------------------------- */
+
+/* Every call that runs while llmdb_close closes its database either completes as if it came
+ * first or returns LLMDB_E_INVALID_HANDLE, the status of any call after the close (never
+ * LLMDB_E_CLOSED, never a scan that ends early as if done); a commit that returns it wrote
+ * nothing; no transaction or iterator outlives the close; the file opens again at once. */
+
+#define RACE_KEYS 300 /* more than one page of an iterator (256 rows) */
+enum { RACE_WRITE, RACE_GET, RACE_SCAN, RACE_QUERY, RACE_REMEMBER, RACE_ROLES };
+static const char *const race_roles[RACE_ROLES] = {"write", "get", "scan", "query", "remember"};
+
+typedef struct {
+    llmdb *db;
+    int role, id;
+    atomic_int *started;
+    llmdb_status last; /* the status that ended its loop */
+    char call[48];     /* the call that returned it */
+    char error[300];
+    int truncated;     /* a scan that ended (LLMDB_DONE) before its last row: its row count */
+    llmdb_txn *txn;    /* a transaction it left open when the loop ended */
+    llmdb_iter *iter;  /* an iterator it left open */
+    int commits;       /* commits that returned LLMDB_OK */
+    char lost[48];     /* the key of the commit that failed (must not be in the file) */
+} race_arg;
+
+static void race_end(race_arg *a, const char *call, llmdb_status s) {
+    a->last = s;
+    snprintf(a->call, sizeof a->call, "%s", call);
+    last_error_copy(a->error, sizeof a->error);
+}
+
+#define RACE_END(call, s)                                                                    \
+    do {                                                                                     \
+        race_end(a, (call), (s));                                                            \
+        return NULL;                                                                         \
+    } while (0)
+
+static void *race_worker(void *p) {
+    race_arg *a = p;
+    int first = 1;
+    for (int i = 0;; i++) {
+        if (first) {
+            atomic_fetch_add(a->started, 1);
+            first = 0;
+        }
+        llmdb_status s;
+        char key[48], *json = NULL;
+        switch (a->role) {
+        case RACE_WRITE: {
+            llmdb_txn *t = NULL;
+            snprintf(key, sizeof key, "w%d-%d", a->id, i);
+            if ((s = llmdb_txn_begin(a->db, LLMDB_TIME_UNSET, &t)) != LLMDB_OK) RACE_END("llmdb_txn_begin", s);
+            if ((s = put_json(t, 0, key, "1", LLMDB_TIME_UNSET, LLMDB_TIME_UNSET)) != LLMDB_OK) {
+                a->txn = t;
+                RACE_END("llmdb_txn_put", s);
+            }
+            if ((s = llmdb_txn_commit(t, NULL, NULL)) != LLMDB_OK) {
+                snprintf(a->lost, sizeof a->lost, "%s", key);
+                RACE_END("llmdb_txn_commit", s);
+            }
+            a->commits++;
+            break;
+        }
+        case RACE_GET: {
+            char buf[16];
+            size_t n;
+            int32_t type;
+            snprintf(key, sizeof key, "k%03d", i % RACE_KEYS);
+            s = llmdb_get_value(a->db, 0, key, strlen(key), LLMDB_TIME_UNSET, LLMDB_TX_LATEST, LLMDB_TIME_UNSET, buf,
+                                sizeof buf, &n, &type);
+            if (s != LLMDB_OK) RACE_END("llmdb_get_value", s);
+            break;
+        }
+        case RACE_SCAN: {
+            llmdb_iter *it = NULL;
+            if ((s = llmdb_scan(a->db, 0, "k", 1, LLMDB_TIME_UNSET, LLMDB_TX_LATEST, LLMDB_TIME_UNSET, &it)) != LLMDB_OK)
+                RACE_END("llmdb_scan", s);
+            int rows = 0;
+            const uint8_t *k;
+            size_t klen;
+            llmdb_fact f;
+            while ((s = llmdb_iter_next(it, &k, &klen, &f)) == LLMDB_OK) rows++;
+            if (s != LLMDB_DONE) {
+                a->iter = it;
+                RACE_END("llmdb_iter_next", s);
+            }
+            if (rows != RACE_KEYS) {
+                a->truncated = rows;
+                a->iter = it;
+                RACE_END("llmdb_iter_next", s);
+            }
+            if ((s = llmdb_iter_close(it)) != LLMDB_OK) RACE_END("llmdb_iter_close", s);
+            break;
+        }
+        case RACE_QUERY: {
+            char lql[128];
+            snprintf(lql, sizeof lql, "INSERT INTO race (_id, n) VALUES ('q%d-%d', %d)", a->id, i, i);
+            if ((s = llmdb_query(a->db, lql, NULL, &json, NULL)) != LLMDB_OK) RACE_END("llmdb_query", s);
+            llmdb_free(json);
+            break;
+        }
+        default: {
+            char args[128];
+            snprintf(args, sizeof args, "{\"key\":\"agent:race:%d-%d\",\"content\":\"x\"}", a->id, i);
+            if ((s = llmdb_remember(a->db, args, &json, NULL)) != LLMDB_OK) RACE_END("llmdb_remember", s);
+            llmdb_free(json);
+            break;
+        }
+        }
+    }
+}
+
+static void test_close_race(llmdb *unused) {
+    (void)unused;
+    int valgrind = env_int("LLMDB_TEST_UNDER_VALGRIND", 0);
+    int rounds = env_int("LLMDB_TEST_CLOSE_ROUNDS", valgrind ? 3 : 40);
+    enum { THREADS = 2 * RACE_ROLES };
+    char path[600];
+    path_in_scratch(path, sizeof path, "close-race.llmdb");
+    llmdb_options o;
+    llmdb_options_init(&o);
+    o.sync = LLMDB_SYNC_NONE;
+    int ended_in[RACE_ROLES] = {0};
+    for (int r = 0; r < rounds; r++) {
+        llmdb *db = NULL;
+        OK(llmdb_open(path, &o, &db));
+        if (r == 0) {
+            llmdb_txn *t = NULL;
+            OK(llmdb_txn_begin(db, LLMDB_TIME_UNSET, &t));
+            for (int k = 0; k < RACE_KEYS; k++) {
+                char key[8];
+                snprintf(key, sizeof key, "k%03d", k);
+                OK(put_json(t, 0, key, "0", LLMDB_TIME_UNSET, LLMDB_TIME_UNSET));
+            }
+            OK(llmdb_txn_commit(t, NULL, NULL));
+        }
+        atomic_int started;
+        atomic_init(&started, 0);
+        race_arg a[THREADS];
+        pthread_t th[THREADS];
+        memset(a, 0, sizeof a);
+        for (int i = 0; i < THREADS; i++) {
+            a[i].db = db;
+            a[i].role = i % RACE_ROLES;
+            a[i].id = r * THREADS + i;
+            a[i].started = &started;
+            CHECK(pthread_create(&th[i], NULL, race_worker, &a[i]) == 0);
+        }
+        while (atomic_load(&started) < THREADS) sched_yield();
+        struct timespec pause = {0, (long)(r % 8) * 250000}; /* 0 to 1.75 ms of calls */
+        nanosleep(&pause, NULL);
+        OK(llmdb_close(db));
+        for (int i = 0; i < THREADS; i++) CHECK(pthread_join(th[i], NULL) == 0);
+        for (int i = 0; i < THREADS; i++) {
+            char what[512];
+            snprintf(what, sizeof what, "round %d: the %s thread: %s returned %d (%s) while the database closed: %s", r,
+                     race_roles[a[i].role], a[i].call, (int)a[i].last, llmdb_status_name(a[i].last), a[i].error);
+            if (a[i].truncated || a[i].last == LLMDB_DONE) {
+                snprintf(what, sizeof what, "round %d: a scan ended (LLMDB_DONE) after %d of its %d rows as the database closed",
+                         r, a[i].truncated, RACE_KEYS);
+                fail_check(__FILE__, __LINE__, "llmdb_iter_next racing with llmdb_close", what);
+            }
+            if (a[i].last != LLMDB_E_INVALID_HANDLE) fail_check(__FILE__, __LINE__, "a call racing with llmdb_close", what);
+            if (a[i].error[0] == '\0') fail_check(__FILE__, __LINE__, "LLMDB_E_INVALID_HANDLE without a message", what);
+            if (strcmp(a[i].call, "llmdb_txn_commit") == 0 || strcmp(a[i].call, "llmdb_iter_next") == 0 ||
+                strcmp(a[i].call, "llmdb_query") == 0 || strcmp(a[i].call, "llmdb_remember") == 0)
+                ended_in[a[i].role]++;
+            /* Handles a thread still held are invalid: llmdb_close freed them. */
+            if (a[i].txn) EXPECT(LLMDB_E_INVALID_HANDLE, llmdb_txn_abort(a[i].txn));
+            if (a[i].iter) EXPECT(LLMDB_E_INVALID_HANDLE, llmdb_iter_close(a[i].iter));
+        }
+        /* The file opens again at once (nothing kept it open), with every acknowledged commit
+         * and none of the refused ones. */
+        OK(llmdb_open(path, &o, &db));
+        for (int i = 0; i < THREADS; i++) {
+            if (a[i].role != RACE_WRITE) continue;
+            char key[48];
+            char buf[16];
+            size_t n;
+            int32_t type;
+            if (a[i].commits > 0) {
+                snprintf(key, sizeof key, "w%d-%d", a[i].id, a[i].commits - 1);
+                OK(llmdb_get_value(db, 0, key, strlen(key), LLMDB_TIME_UNSET, LLMDB_TX_LATEST, LLMDB_TIME_UNSET, buf,
+                                   sizeof buf, &n, &type));
+            }
+            if (a[i].lost[0])
+                EXPECT(LLMDB_NOT_FOUND, llmdb_get_value(db, 0, a[i].lost, strlen(a[i].lost), LLMDB_TIME_UNSET,
+                                                        LLMDB_TX_LATEST, LLMDB_TIME_UNSET, buf, sizeof buf, &n, &type));
+        }
+        OK(llmdb_close(db));
+    }
+    fprintf(stderr, "test_abi: close race: %d rounds; threads that ended at llmdb_txn_commit: %d, llmdb_iter_next: %d, "
+                    "llmdb_query: %d, llmdb_remember: %d\n",
+            rounds, ended_in[RACE_WRITE], ended_in[RACE_SCAN], ended_in[RACE_QUERY], ended_in[RACE_REMEMBER]);
+}
+
 int main(void) {
     setvbuf(stderr, NULL, _IONBF, 0);
     const char *tmp = getenv("TMPDIR");
@@ -2247,6 +2448,7 @@ int main(void) {
     run("last error per thread", test_last_error_per_thread, db);
     run("fork", test_fork, db);
     run("open and close from several threads", test_reopen, db);
+    run("closing while other threads call", test_close_race, db);
     OK(llmdb_close(db));
     EXPECT_DB_REJECTED(db);
 

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import threading
+import weakref
 from ctypes import addressof, c_int64, c_size_t, c_uint64, c_void_p, create_string_buffer, pointer, string_at
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +14,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 
 from . import _capi, _fast
 from ._capi import lib as _lib
-from ._errors import Error, InvalidArgument, error_for
+from ._errors import Error, InvalidArgument, InvalidHandle, error_for
 from ._time import from_iso, from_us, opt_us, to_iso, to_us
 
 _OK = _capi.OK
@@ -463,17 +464,26 @@ class _Reader:
         return iter([(f.valid_from, f.tx, f.value) for f in facts if not f.retracted])
 
 
+_CLOSED_WHILE_SCANNING = "the database was closed (close() on another thread) while this scan was open"
+
+
 class Scan(Iterator[Fact]):
     """An iterator over the facts of a prefix scan (llmdb_scan), in key order.
 
     It reads from the transaction it started at. It is closed when exhausted, when
-    garbage collected, by close(), or at the end of a `with` block.
+    garbage collected, by close(), or at the end of a `with` block. Closing its database
+    closes it too: a next() after (or while) that happens raises InvalidHandle, never a
+    StopIteration that would pass for the end.
     """
 
     def __init__(self, reader: _Reader, partition: int, prefix: bytes, valid_at: int, tx: int, tx_time: int) -> None:
         self._reader = reader  # keeps the database alive while the iterator is
         self._partition = partition
         self._it: Optional[int] = None
+        # Held while a row is read: the C library lends each row's bytes only until
+        # llmdb_close, so Database.close() closes its open scans under their locks first.
+        self._lock = threading.Lock()
+        self._gone = False  # closed by its database's close()
         s = _local
         st = _lib.llmdb_scan(reader._h, partition, prefix, len(prefix), valid_at, tx, tx_time, s.handlep)
         if st != _OK:
@@ -485,38 +495,58 @@ class Scan(Iterator[Fact]):
         self._klenp = pointer(self._klen)
         self._row = _capi.FactStruct()
         self._rowp = pointer(self._row)
+        db = reader if isinstance(reader, Database) else reader.db  # type: ignore[attr-defined]
+        if not db._track(self):
+            self.close()  # its close() has begun: this iterator must not outlive it
+            raise InvalidHandle(_CLOSED_WHILE_SCANNING)
 
     def __iter__(self) -> "Scan":
         return self
 
     def __next__(self) -> Fact:
-        it = self._it
-        if it is None:
-            raise StopIteration
-        st = _lib.llmdb_iter_next(it, self._keyp, self._klenp, self._rowp)
-        if st != _OK:
-            if st == _DONE:
-                self.close()
+        with self._lock:
+            it = self._it
+            if it is None:
+                if self._gone:
+                    raise InvalidHandle(_CLOSED_WHILE_SCANNING)
                 raise StopIteration
-            err = error_for(st)
-            self.close()
-            raise err
-        r = self._row
+            st = _lib.llmdb_iter_next(it, self._keyp, self._klenp, self._rowp)
+            if st != _OK:
+                if st == _DONE:
+                    self._free()
+                    raise StopIteration
+                err = error_for(st)
+                self._free()
+                raise err
+            r = self._row
+            key = string_at(self._key.value or 0, self._klen.value)
+            value = string_at(r.value, r.value_len) if r.value_len else b""
+            value_type, valid_from, valid_to, tx, tx_time = r.value_type, r.valid_from, r.valid_to, r.tx, r.tx_time
         return Fact(
-            key=_key_out(string_at(self._key.value or 0, self._klen.value)),
+            key=_key_out(key),
             partition=self._partition,
-            value=_decode(r.value_type, string_at(r.value, r.value_len) if r.value_len else b""),
-            valid_from=from_us(r.valid_from),  # type: ignore[arg-type]
-            valid_to=from_us(r.valid_to),
-            tx=r.tx,
-            tx_time=from_us(r.tx_time),  # type: ignore[arg-type]
+            value=_decode(value_type, value),
+            valid_from=from_us(valid_from),  # type: ignore[arg-type]
+            valid_to=from_us(valid_to),
+            tx=tx,
+            tx_time=from_us(tx_time),  # type: ignore[arg-type]
         )
 
-    def close(self) -> None:
-        """Frees the iterator (idempotent)."""
+    def _free(self) -> None:
         it, self._it = self._it, None
         if it is not None:
             _lib.llmdb_iter_close(it)  # an iterator of a closed database is already gone
+
+    def close(self) -> None:
+        """Frees the iterator (idempotent)."""
+        with self._lock:
+            self._free()
+
+    def _close_with_database(self) -> None:
+        with self._lock:  # waits for a next() that is reading a row
+            if self._it is not None:
+                self._gone = True
+            self._free()
 
     def __enter__(self) -> "Scan":
         return self
@@ -547,6 +577,8 @@ class Database(_Reader):
         self.path = path
         self.read_only = read_only
         self.code = CodeRegistry(self)
+        self._lock = threading.Lock()  # guards _closed and _scans
+        self._scans: "weakref.WeakSet[Scan]" = weakref.WeakSet()
 
     def __repr__(self) -> str:
         return f"<llmdb.Database {self.path!r}{' (closed)' if self._closed else ''}>"
@@ -569,14 +601,28 @@ class Database(_Reader):
         return self._closed
 
     def close(self) -> None:
-        """Waits for queued commits and closes the database. Later calls on it raise
-        InvalidHandle; close() itself may be called again."""
-        if self._closed:
-            return
-        self._closed = True
+        """Waits for queued commits and closes the database. Later calls on it, and calls
+        that other threads are making while it closes, raise InvalidHandle (or complete, if
+        they came first); close() itself may be called again."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            scans = list(self._scans)
+        # Its open scans first, each between two rows: llmdb_close frees the rows they lend.
+        for scan in scans:
+            scan._close_with_database()
         st = _lib.llmdb_close(self._h)
         if st != _OK:
             raise error_for(st)
+
+    def _track(self, scan: Scan) -> bool:
+        """Registers an open scan for close(); False once close() has begun."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._scans.add(scan)
+            return True
 
     # -- Writes --
 

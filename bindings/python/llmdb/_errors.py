@@ -35,7 +35,8 @@ class Error(Exception):
 
 
 class InvalidHandle(Error):
-    """A closed database, or a finished transaction or iterator, was used."""
+    """A closed database, or a finished transaction or iterator, was used; also what a
+    call raises when another thread closes its database while it runs."""
 
     status = _capi.E_INVALID_HANDLE
     code = "invalid_handle"
@@ -196,7 +197,8 @@ class StorageError(Error):
 
 
 class Closed(Error):
-    """The database is closing."""
+    """The server's database is closing (REST's `closed`). Not raised by this package: a
+    call racing with Database.close() raises InvalidHandle."""
 
     status = _capi.E_CLOSED
     code = "closed"
