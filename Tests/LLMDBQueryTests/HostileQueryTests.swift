@@ -168,7 +168,8 @@ struct ArithmeticTests {
     static let leaves: [(String, Ref)] = [
         ("(-9223372036854775807-1)", .int(.min)), ("9223372036854775807", .int(.max)), ("-1", .int(-1)),
         ("0", .int(0)), ("1", .int(1)), ("2", .int(2)), ("3037000500", .int(3_037_000_500)),
-        ("1e308", .double(1e308)), ("-1e308", .double(-1e308)), ("0.5", .double(0.5)), ("5e-324", .double(.leastNonzeroMagnitude)),
+        ("1e308", .double(1e308)), ("-1e308", .double(-1e308)), ("0.5", .double(0.5)),
+        ("5e-324", .double(.leastNonzeroMagnitude)),
         ("(-0.0)", .double(-0.0)), ("4611686018427387904", .int(4_611_686_018_427_387_904)),
     ]
 
