@@ -139,8 +139,10 @@ public enum MigrationStep: Sendable, Hashable {
             case ("string", _) where JSONOrder.number(v) != nil: out = .string(v.text)
             case ("number", _) where JSONOrder.number(v) != nil: out = v
             case ("number", .string(let s)):
-                out = Double(s.trimmingWhitespace()).map {
-                    $0 == $0.rounded() && abs($0) < 9e15 ? .int(Int64($0)) : .double($0)
+                // Finite only: "1e999" and "nan" are not numbers JSON can hold.
+                out = Double(s.trimmingWhitespace()).flatMap { d -> JSONValue? in
+                    guard d.isFinite else { return nil }
+                    return d == d.rounded() && abs(d) < 9e15 ? .int(Int64(d)) : .double(d)
                 }
             case ("integer", .int): out = v
             case ("integer", .double(let d)) where d == d.rounded() && abs(d) < 9e15: out = .int(Int64(d))

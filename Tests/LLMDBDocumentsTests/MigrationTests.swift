@@ -248,4 +248,29 @@ struct MigrationTests {
             if i % 7 == 0 { #expect(d.body["note"] == .string("patched \(i)"), "the patch of p\(i) was lost") }
         }
     }
+
+    @Test("convert never traps or stores a non-number: extreme strings and doubles fail the document cleanly")
+    func convertExtremes() throws {
+        let t = try DocDB()
+        let c = try t.db.collection("nums")
+        let cases: [(String, String, JSONValue?)] = [
+            ("a", #""1e999""#, nil), ("b", #""-1e999""#, nil), ("c", #""nan""#, nil), ("d", #""inf""#, nil),
+            ("e", #""9223372036854775807""#, .double(9_223_372_036_854_775_808)),
+            ("f", #""1e15""#, .int(1_000_000_000_000_000)), ("g", #""12""#, .int(12)), ("h", "1e300", nil),
+        ]
+        for (id, v, _) in cases { try c.insert(try json(#"{"v":\#(v)}"#), id: id) }
+        let report = try c.dryRun(
+            try json(#"{"schema":{"type":"object"},"steps":[{"convert":{"path":"v","to":"number"}}]}"#)
+        )
+        #expect(report.failures.map(\.id).sorted() == ["a", "b", "c", "d"])
+        for (id, _, expected) in cases {
+            guard let expected else { continue }
+            let s = try #require(report.samples.first { $0.id == id } ?? nil)
+            #expect(s.after["v"] == expected, "\(id): \(s.after)")
+        }
+        let ints = try c.dryRun(
+            try json(#"{"schema":{"type":"object"},"steps":[{"convert":{"path":"v","to":"integer"}}]}"#)
+        )
+        #expect(ints.failures.map(\.id).sorted() == ["a", "b", "c", "d", "f", "h"])
+    }
 }
