@@ -13,7 +13,10 @@ func wasmLimitsFromEnvironment() throws -> WasmLimits {
         return n
     }
     if let n = try number("LLMDB_WASM_FUEL") { limits.fuel = UInt64(n) }
-    if let n = try number("LLMDB_WASM_DEADLINE_MS") { limits.deadlineMicroseconds = n * 1000 }
+    if let n = try number("LLMDB_WASM_DEADLINE_MS") {
+        guard n <= 86_400_000 else { throw CLIError("LLMDB_WASM_DEADLINE_MS must be at most 86400000 (a day)") }
+        limits.deadlineMicroseconds = n * 1000
+    }
     if let n = try number("LLMDB_WASM_MEMORY_MB") {
         guard n <= 4096 else { throw CLIError("LLMDB_WASM_MEMORY_MB must be at most 4096") }
         limits.memoryBytes = Int(n) << 20

@@ -420,6 +420,31 @@ public struct Collection: Sendable {
         return .scan
     }
 
+    /// The ids of the documents that an index lookup gives for `filter` as of (`validAt`,
+    /// `tx`), in id order: candidates for the caller to read and filter, not matches. Nil when
+    /// no index answers `filter`, or when it gives more than `limit` (a scan is then the
+    /// better plan, and the lookup holds at most `limit + 1` facts, never all of them).
+    public func indexCandidates(
+        _ filter: Filter,
+        validAt: Instant? = nil,
+        tx: TxSelector = .latest,
+        limit: Int
+    ) throws -> [String]? {
+        guard case .index(let def, _, let values) = try plan(filter, try view(nil, tx: tx)) else { return nil }
+        let (bound, overflow) = limit.addingReportingOverflow(1)
+        return try db.read(validAt: validAt, tx: tx) { s -> [String]? in
+            var keys = Set<Key>()
+            for v in values {
+                guard let k = JSONIndexKey.key(v) else { continue }
+                for f in try s.lookup(index: def.name, key: k, limit: overflow ? .max : bound) {
+                    keys.insert(f.key)
+                    if keys.count > limit { return nil }
+                }
+            }
+            return keys.sorted().map { Self.id(of: $0, collection: name) }
+        }
+    }
+
     /// How ``find(_:fields:sort:limit:cursor:validAt:tx:)`` would run `filter`: which index, if
     /// any, and which key range.
     public func explain(_ filter: Filter) throws -> String {

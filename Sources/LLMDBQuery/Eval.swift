@@ -342,8 +342,10 @@ struct Accumulator {
     let argument: Expr?
     let position: SourcePosition
     var count = 0
+    /// Whether every value so far was an integer: then `intSum` is exact (128 bits hold the
+    /// sum of 2^63 values of 64 bits), whatever the order of the rows.
     var allInt = true
-    var intSum: Int64 = 0
+    var intSum: Int128 = 0
     var doubleSum = 0.0
     var best: JSONValue? = nil
 
@@ -370,11 +372,10 @@ struct Accumulator {
                 throw QueryError("\(function) takes numbers, found a \(Eval.typeName(v))", at: position)
             }
             doubleSum += d
-            if allInt, case .int(let n) = v {
-                let (r, o) = intSum.addingReportingOverflow(n)
-                if o { allInt = false } else { intSum = r }
-            } else {
-                allInt = false
+            switch v {
+            case .int(let n) where allInt: intSum += Int128(n)
+            case .uint(let n) where allInt: intSum += Int128(n)
+            default: allInt = false
             }
         default:  // MIN, MAX
             if let b = best {
@@ -386,16 +387,19 @@ struct Accumulator {
         }
     }
 
-    /// The aggregate's value: an integer SUM stays exact while it fits in 64 bits, then is
-    /// summed in double precision; a sum past the range of doubles is an error.
+    /// The aggregate's value: a SUM of integers is exact, an integer when it fits in 64 bits
+    /// and else the nearest double; with any double among the values, sums are in double
+    /// precision, and a sum past the range of doubles is an error.
     func result() throws -> JSONValue {
         switch function {
         case "COUNT": return .int(Int64(count))
         case "SUM":
             if count == 0 { return .null }
-            return allInt ? .int(intSum) : try Eval.finite(doubleSum, "SUM(…)")
+            if allInt { return Int64(exactly: intSum).map { .int($0) } ?? .double(Double(intSum)) }
+            return try Eval.finite(doubleSum, "SUM(…)")
         case "AVG":
             if count == 0 { return .null }
+            if allInt { return .double(Double(intSum) / Double(count)) }
             return try Eval.finite(doubleSum / Double(count), "AVG(…)")
         default: return best ?? .null
         }

@@ -28,6 +28,9 @@ public struct QueryLimits: Sendable {
     /// The memory a query may hold at once, in bytes, as estimated from the rows it keeps:
     /// the right side of a join, groups, rows waiting to be sorted, and the result.
     public var maxMemoryBytes = 256 << 20
+    /// The most candidates an index lookup may give before the query scans instead (a
+    /// lookup that gives more is no better than the scan, which streams).
+    public var maxIndexCandidates = 50_000
     public init() {}
 }
 
@@ -431,6 +434,10 @@ struct Executor {
                 asOf: c.systemWindow == nil ? c.tx : .latest,
                 withCorrections: c.systemWindow != nil
             )
+            // One key's entries are held while its versions are read.
+            let bytes = entries.reduce(0) { $0 + 96 + $1.key.bytes.count + ($1.value?.payload.count ?? 0) }
+            try budget.charge(bytes)
+            defer { budget.release(bytes) }
             for (i, f) in entries.enumerated() {
                 try tick()
                 if let sw = c.systemWindow {
@@ -634,9 +641,12 @@ struct Executor {
             let plan = try coll.explain(filter)
             guard plan.hasPrefix("index") else { continue }
             guard fetch else { return (plan, []) }
-            // At most one more than the scan limit: reading them would pass it anyway.
-            let r = try coll.find(filter, limit: limits.maxScannedRows, validAt: c.validAt, tx: c.tx)
-            let ids = r.documents.map(\.id)
+            // An index that gives more candidates than this is no better than the scan, which
+            // streams: the query scans instead, and the lookup stops there.
+            let cap = min(limits.maxIndexCandidates, limits.maxScannedRows)
+            guard let ids = try coll.indexCandidates(filter, validAt: c.validAt, tx: c.tx, limit: cap) else {
+                return nil
+            }
             try budget.charge(ids.reduce(0) { $0 + 32 + $1.utf8.count })
             return (plan, ids)
         }
@@ -881,7 +891,7 @@ struct Executor {
             let n = 32 + QueryBudget.size(obj) + keys.reduce(0) { $0 + QueryBudget.size($1) }
             try hold(n)
             sorting.append(Sortable(row: obj, keys: keys, bytes: n))
-            if let keep, sorting.count >= max(2 * keep, 1024) {
+            if let keep, sorting.count >= max(keep.multipliedReportingOverflow(by: 2).overflow ? .max : 2 * keep, 1024) {
                 held -= try me.sort(&sorting, descending, keeping: keep)
             }
             return true

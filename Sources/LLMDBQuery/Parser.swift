@@ -434,6 +434,11 @@ public struct Parser {
         return try or()
     }
 
+    // The four left-deep chains (OR, AND, + - ||, * / %) repeat one loop on purpose: a
+    // shared helper taking the operand as a closure adds frames to every level of
+    // parentheses, and the deepest query the limit allows then no longer fits the stack
+    // the tests give it (2 MiB in a debug build).
+
     mutating func or() throws(QueryError) -> Expr {
         var e = try and()
         var d = treeDepth

@@ -189,13 +189,18 @@ enum PageReader {
             let k = offset + PageBuilder.recordHeaderSize
             let payload = UnsafeRawBufferPointer(rebasing: out[(k + klen)..<(k + klen + vlen)])
             if let why = malformation(tag, payload) { throw bad("record \(i)'s \(tag.name) value \(why)") }
+            // Transaction ids count from 1 and are shown as signed 64-bit JSON integers.
+            let txID = UInt64(littleEndian: out.loadUnaligned(fromByteOffset: offset + 32, as: UInt64.self))
+            guard txID <= UInt64(Int64.max) else {
+                throw bad("record \(i) has the transaction id \(txID), past the largest one (2^63 - 1)")
+            }
             let row = MappedRow(
                 partition: PartitionID(partition),
                 key: UnsafeRawBufferPointer(rebasing: out[k..<(k + klen)]),
                 validFrom: Instant(
                     microseconds: Int64(littleEndian: out.loadUnaligned(fromByteOffset: offset + 16, as: Int64.self))
                 ),
-                txID: UInt64(littleEndian: out.loadUnaligned(fromByteOffset: offset + 32, as: UInt64.self)),
+                txID: txID,
                 tag: tag,
                 payload: payload
             )

@@ -321,3 +321,24 @@ struct ValidToModelTests {
         }
     }
 }
+
+@Suite("Agent memory: extreme instants")
+struct ExtremeInstantTests {
+    @Test("recall weighted by recency over memories at the ends of time computes, never traps")
+    func recencyAtTheEnds() throws {
+        let t = try MemDB()
+        var early = MemoryInput(key: "agent:knowledge:early", content: "token signing with RS256")
+        early.validFrom = .beginningOfTime
+        var late = MemoryInput(key: "agent:knowledge:late", content: "token signing rotated keys")
+        late.validFrom = Instant(microseconds: Int64.max - 2)
+        try t.memory.remember([early, late])
+        for at in [Instant(microseconds: Int64.max - 1), .beginningOfTime, Instant(microseconds: 0)] {
+            var q = RecallQuery(text: "token signing")
+            q.validAt = at
+            q.recencyWeight = 1
+            let r = try t.memory.recall(q)
+            #expect(r.hits.allSatisfy { $0.score.isFinite }, "\(at)")
+            #expect(r.hits.count == (at == .beginningOfTime ? 1 : at.microseconds == 0 ? 1 : 2), "\(at)")
+        }
+    }
+}

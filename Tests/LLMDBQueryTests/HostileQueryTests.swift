@@ -109,13 +109,48 @@ struct ArithmeticTests {
             try tx.put(Key("n/2"), .json(#"{"i":9223372036854775807,"d":1e308}"#))
             try tx.put(Key("n/3"), .json(#"{"i":-9223372036854775808,"d":-1}"#))
         }
-        // The integer sum overflows on the way: it is summed in double precision.
-        let sum = Double(Int64.max) + Double(Int64.max) + Double(Int64.min)
-        #expect(try q.q("SELECT SUM(value.i) AS s FROM kv('n/')") == [["s": .double(sum)]])
-        #expect(try q.q("SELECT AVG(value.i) AS s FROM kv('n/')") == [["s": .double(sum / 3)]])
+        // The running sum passes Int64.max on the way, but the sum is exact (and fits).
+        let exact = Int64.max - 1
+        #expect(try q.q("SELECT SUM(value.i) AS s FROM kv('n/')") == [["s": .int(exact)]])
+        #expect(try q.q("SELECT AVG(value.i) AS s FROM kv('n/')") == [["s": .double(Double(exact) / 3)]])
         #expect(try q.q("SELECT SUM(value.i) AS s FROM kv('n/') WHERE value.d < 0") == [["s": .int(.min)]])
+        // A sum past 64 bits is the nearest double.
+        #expect(
+            try q.q("SELECT SUM(value.i) AS s FROM kv('n/') WHERE value.d > 0")
+                == [["s": .double(Double(Int64.max) * 2)]]
+        )
         let m = queryError(q.db, "SELECT SUM(value.d) AS s FROM kv('n/')")
         #expect(m?.contains("numeric overflow") == true, "\(m ?? "no error")")
+    }
+
+    @Test("property: SUM of integers is exact whatever the order of the rows")
+    func sumOrder() throws {
+        let q = try QDB()
+        var g = SeededRNG(seed: 11)
+        let extremes: [Int64] = [.max, .min, .max - 1, .min + 1, 1, -1, -2, 2, 0, 1 << 62, -(1 << 62)]
+        for round in 0..<30 {
+            let values = (0..<Int(g.next() % 8 + 1)).map { _ in extremes[Int(g.next() % UInt64(extremes.count))] }
+            try q.db.write { tx in
+                for (i, v) in values.enumerated() { try tx.put(Key("r\(round)/\(i)"), .json("\(v)")) }
+            }
+            let exact = values.reduce(Int128(0)) { $0 + Int128($1) }
+            let expected: JSONValue = Int64(exactly: exact).map { .int($0) } ?? .double(Double(exact))
+            #expect(try q.q("SELECT SUM(value) AS s FROM kv('r\(round)/')") == [["s": expected]], "\(values)")
+        }
+    }
+
+    @Test("a huge LIMIT or OFFSET with ORDER BY is no overflow")
+    func hugeLimits() throws {
+        let q = try QDB()
+        try q.db.write { tx in for i in 0..<3 { try tx.put(Key("k\(i)"), .json("\(i)")) } }
+        for (limit, offset) in [(Int64.max, 0), (4_611_686_018_427_387_904, 0), (1, Int64.max - 1), (Int64.max, Int64.max)] {
+            let r = try LQL.run(
+                "SELECT key FROM kv ORDER BY key DESC LIMIT :l OFFSET :o",
+                on: q.db,
+                parameters: ["l": .int(limit), "o": .int(offset)]
+            )
+            #expect(r.rows.count == (offset == 0 ? 3 : 0), "\(limit) \(offset)")
+        }
     }
 
     /// The reference: exact integer arithmetic in 128 bits, and IEEE doubles.
@@ -174,7 +209,7 @@ struct ArithmeticTests {
     ]
 
     /// A random expression of the given depth, its text and the reference's answer.
-    static func expression(_ depth: Int, _ g: inout SplitMix) -> (String, Ref) {
+    static func expression(_ depth: Int, _ g: inout SeededRNG) -> (String, Ref) {
         if depth == 0 || g.next() % 4 == 0 { return leaves[Int(g.next() % UInt64(leaves.count))] }
         switch g.next() % 6 {
         case 0:
@@ -206,7 +241,7 @@ struct ArithmeticTests {
     func randomExpressions() throws {
         let q = try QDB()
         try q.db.write { try $0.put(Key("k"), .json("1")) }
-        var g = SplitMix(seed: 20_261_203)
+        var g = SeededRNG(seed: 20_261_203)
         for _ in 0..<1500 {
             let (text, expected) = Self.expression(4, &g)
             // Literals and parameters both: the same values through the parameter path.
@@ -226,19 +261,6 @@ struct ArithmeticTests {
                 }
             }
         }
-    }
-}
-
-/// A small deterministic generator for property tests.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
@@ -440,7 +462,7 @@ struct QueryBudgetTests {
         // Too small for 3,000 padded rows, enough for the ones kept.
         limits.maxMemoryBytes = 1 << 20
         let all = (0..<3000).map { (id: "d\($0)", n: $0, g: $0 % 7) }
-        var g = SplitMix(seed: 7)
+        var g = SeededRNG(seed: 7)
         for _ in 0..<20 {
             let limit = Int(g.next() % 50) + 1
             let offset = Int(g.next() % 50)
@@ -454,6 +476,24 @@ struct QueryBudgetTests {
         }
         let m = queryError(q.db, "SELECT _id, pad FROM big ORDER BY n", limits: limits)
         #expect(m?.contains("MiB of memory") == true, "\(m ?? "no error")")
+    }
+}
+
+extension QueryBudgetTests {
+    @Test("an index that gives more candidates than the cap is not used: the query scans, with the same rows")
+    func indexCandidateCap() throws {
+        let q = try Self.big(300, pad: 10)
+        try q.db.collection("big").createIndex(on: "g")
+        var limits = QueryLimits()
+        let query = "SELECT _id FROM big WHERE g = 3 ORDER BY n"
+        let expected = (0..<300).filter { $0 % 7 == 3 }.map { JSONValue.object([JSONMember("_id", .string("d\($0)"))]) }
+        let viaIndex = try LQL.run(query, on: q.db, limits: limits)
+        #expect(viaIndex.rows == expected)
+        #expect(viaIndex.scanned == expected.count)  // read only the candidates
+        limits.maxIndexCandidates = 10
+        let scanned = try LQL.run(query, on: q.db, limits: limits)
+        #expect(scanned.rows == expected)
+        #expect(scanned.scanned == 300)  // the whole collection, streamed
     }
 }
 

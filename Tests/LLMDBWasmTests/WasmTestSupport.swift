@@ -167,8 +167,8 @@ extension WAT {
         )
     }
 
-    /// An output page (docs/wasm-abi.md) of records of partition 0, valid from 0, tx 1.
-    static func outputPage(_ records: [(key: String, tag: UInt8, payload: [UInt8])]) -> [UInt8] {
+    /// An output page (docs/wasm-abi.md) of records of partition 0, valid from 0, tx `txID`.
+    static func outputPage(_ records: [(key: String, tag: UInt8, payload: [UInt8])], txID: UInt64 = 1) -> [UInt8] {
         func u32(_ n: Int) -> [UInt8] { withUnsafeBytes(of: UInt32(n).littleEndian, Array.init) }
         func u64(_ n: UInt64) -> [UInt8] { withUnsafeBytes(of: n.littleEndian, Array.init) }
         var body: [UInt8] = []
@@ -176,7 +176,7 @@ extension WAT {
             let key = Array(r.key.utf8)
             let size = (48 + key.count + r.payload.count + 7) & ~7
             var rec = u32(size) + u32(0) + u32(key.count) + u32(r.payload.count)
-            rec += u64(0) + u64(UInt64(Int64.max)) + u64(1)
+            rec += u64(0) + u64(UInt64(Int64.max)) + u64(txID)
             rec += [r.tag, 0, 0, 0, 0, 0, 0, 0]
             rec += key + r.payload
             rec += [UInt8](repeating: 0, count: size - rec.count)

@@ -408,6 +408,15 @@ struct LimitTests {
             )
             #expect(!e.message.contains("{bad"), "the message quotes the value: \(e)")
         }
+        // A transaction id past Int64.max (ids are shown as JSON integers) is malformed too.
+        for tx in [UInt64(Int64.max) + 1, .max] {
+            let page = WAT.outputPage([(key: "k", tag: 0x01, payload: Array("1".utf8))], txID: tx)
+            let e = try Self.failure(WAT.emitting(page))
+            #expect(
+                e.message.contains("malformed output page: record 0 has the transaction id \(tx), past the largest one"),
+                "\(e)"
+            )
+        }
         // The same page with well-formed values is read as it is.
         let t = try WasmDatabase()
         try t.db.put("k:1", .raw("x"))

@@ -410,7 +410,8 @@ extension Snapshot {
             var recency = 1.0
             if options.recencyWeight > 0 {
                 let validFrom = EntryKey.times(c.entryKey).validFrom
-                let age = max(0, Double(validTime.microseconds - validFrom.microseconds) / 1_000_000)
+                // In doubles: the two instants may be as far apart as the whole 64-bit range.
+                let age = max(0, (Double(validTime.microseconds) - Double(validFrom.microseconds)) / 1_000_000)
                 recency = 1 + options.recencyWeight * Foundation.exp2(-age / max(1, options.recencyHalfLife))
             }
             ranked.append((c.score * recency * weightBound, c.score, recency, i))

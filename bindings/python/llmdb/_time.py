@@ -65,8 +65,10 @@ def from_iso(text: str | None) -> datetime | None:
     try:
         d = datetime.fromisoformat(t)
     except ValueError:
-        # Years outside 1..9999 (the library writes them with more digits or a sign).
-        return datetime.min.replace(tzinfo=UTC) if text.startswith("-") else datetime.max.replace(tzinfo=UTC)
+        # Years outside datetime's 1..9999: 0000 and signed expanded years (-YYYYYY) before,
+        # +YYYYYY after.
+        before = text.startswith("-") or text.startswith("0000")
+        return datetime.min.replace(tzinfo=UTC) if before else datetime.max.replace(tzinfo=UTC)
     return d if d.tzinfo is not None else d.replace(tzinfo=UTC)
 
 

@@ -96,6 +96,14 @@ def test_iso_helpers() -> None:
     assert to_iso(datetime(5, 1, 1)) == "0005-01-01T00:00:00.000000Z"
     assert from_us(2**63 - 1) is None
     assert from_us(-(2**63)) == datetime.min.replace(tzinfo=UTC)
+    # Years outside datetime's range clamp to the side they are on (the library writes
+    # them as 0000 or in the expanded form ±YYYYYY).
+    lo, hi = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+    assert from_iso("0000-06-01T00:00:00.000000Z") == lo
+    assert from_iso("-290308-12-21T19:59:05.224192Z") == lo
+    assert from_iso("-000001-12-31T23:59:59.999999Z") == lo
+    assert from_iso("+010000-01-01T00:00:00.000000Z") == hi
+    assert from_iso("+294247-01-10T04:00:54.775806Z") == hi
 
 
 def test_reads_at_alternating_times(db: llmdb.Database) -> None:
