@@ -891,7 +891,8 @@ struct Executor {
             let n = 32 + QueryBudget.size(obj) + keys.reduce(0) { $0 + QueryBudget.size($1) }
             try hold(n)
             sorting.append(Sortable(row: obj, keys: keys, bytes: n))
-            if let keep, sorting.count >= max(keep.multipliedReportingOverflow(by: 2).overflow ? .max : 2 * keep, 1024) {
+            if let keep, sorting.count >= max(keep.multipliedReportingOverflow(by: 2).overflow ? .max : 2 * keep, 1024)
+            {
                 held -= try me.sort(&sorting, descending, keeping: keep)
             }
             return true

@@ -143,7 +143,9 @@ struct ArithmeticTests {
     func hugeLimits() throws {
         let q = try QDB()
         try q.db.write { tx in for i in 0..<3 { try tx.put(Key("k\(i)"), .json("\(i)")) } }
-        for (limit, offset) in [(Int64.max, 0), (4_611_686_018_427_387_904, 0), (1, Int64.max - 1), (Int64.max, Int64.max)] {
+        for (limit, offset) in [
+            (Int64.max, 0), (4_611_686_018_427_387_904, 0), (1, Int64.max - 1), (Int64.max, Int64.max),
+        ] {
             let r = try LQL.run(
                 "SELECT key FROM kv ORDER BY key DESC LIMIT :l OFFSET :o",
                 on: q.db,

@@ -413,7 +413,9 @@ struct LimitTests {
             let page = WAT.outputPage([(key: "k", tag: 0x01, payload: Array("1".utf8))], txID: tx)
             let e = try Self.failure(WAT.emitting(page))
             #expect(
-                e.message.contains("malformed output page: record 0 has the transaction id \(tx), past the largest one"),
+                e.message.contains(
+                    "malformed output page: record 0 has the transaction id \(tx), past the largest one"
+                ),
                 "\(e)"
             )
         }
