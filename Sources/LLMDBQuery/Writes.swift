@@ -55,22 +55,37 @@ extension Executor {
                 filter
             ) == true
         }
+        // The documents to write are held until the transaction commits: charged to the
+        // query's memory budget (the rest stream).
+        let budget = self.budget
+        func hold(_ d: Document) throws {
+            try budget.charge(64 + d.id.utf8.count + QueryBudget.size(d.body))
+        }
         var out: [(Document, Instant?, Instant?)] = []
         guard let (a, b) = portion else {
-            var docs: [Document] = []
+            var failure: (any Error)? = nil
+            var me = self
             try coll.eachDocument { d in
-                docs.append(d)
-                return true
+                do {
+                    try me.tick()
+                    guard try matches(d) else { return true }
+                    try hold(d)
+                    out.append((d, nil, nil))
+                    return true
+                } catch {
+                    failure = error
+                    return false
+                }
             }
-            for d in docs {
-                try tick()
-                if try matches(d) { out.append((d, nil, nil)) }
-            }
+            scanned = me.scanned
+            if let failure { throw failure }
             return out
         }
         var keys: [Key] = []
         try db.read { s in
             try s.forEachKey(prefix: Key(coll.name + "/", partition: coll.partition)) { k in
+                try budget.check()
+                try budget.charge(48 + k.bytes.count)
                 keys.append(k)
                 return true
             }
@@ -90,7 +105,10 @@ extension Executor {
                     schemaVersion: nil,
                     storedVersion: nil
                 )
-                if try matches(d) { out.append((d, max(a, f.validFrom), min(b, end))) }
+                if try matches(d) {
+                    try hold(d)
+                    out.append((d, max(a, f.validFrom), min(b, end)))
+                }
             }
         }
         return out

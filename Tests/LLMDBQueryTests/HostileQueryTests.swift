@@ -482,6 +482,20 @@ struct QueryBudgetTests {
 }
 
 extension QueryBudgetTests {
+    @Test("an UPDATE that would hold more documents than the budget is refused and writes nothing")
+    func writeBudget() throws {
+        let q = try Self.big(2000, pad: 1000)
+        var limits = QueryLimits()
+        limits.maxMemoryBytes = 1 << 20
+        let before = try q.db.read { $0.txID }
+        let m = queryError(q.db, "UPDATE big SET tag = 'x' WHERE n >= 0", limits: limits)
+        #expect(m?.contains("MiB of memory") == true, "\(m ?? "no error")")
+        #expect(try q.db.read { $0.txID } == before)
+        // The documents a WHERE rejects are not held: a narrow UPDATE fits.
+        let r = try LQL.run("UPDATE big SET tag = 'x' WHERE n < 10", on: q.db, limits: limits)
+        #expect(r.rows == [r.rows[0]] && r.rows[0]["affected"] == 10)
+    }
+
     @Test("an index that gives more candidates than the cap is not used: the query scans, with the same rows")
     func indexCandidateCap() throws {
         let q = try Self.big(300, pad: 10)
