@@ -157,9 +157,15 @@ struct MCPSessionTests {
             // At the global cap (c) and at the key's own bound (a): all idle, none may go.
             for token in [c, a] {
                 for (body, headers, status) in Self.badInitializes {
-                    var h = headers
-                    h[.authorization] = "Bearer " + token
-                    let r = try await rawMCP(client, body, headers: h)
+                    var withKey = headers
+                    withKey[.authorization] = "Bearer " + token
+                    let h = withKey
+                    let r = try await withoutHanging(
+                        "the answer to \(body)",
+                        unblock: { await t.front.mcp!.closeAll() }
+                    ) {
+                        try await rawMCP(client, body, headers: h)
+                    }
                     #expect(r.status == status, "\(body): \(r.json)")
                     #expect(await t.front.mcp!.sessions.keys.sorted() == before, "\(body) closed a session")
                 }

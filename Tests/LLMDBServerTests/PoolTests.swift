@@ -12,14 +12,14 @@ import Testing
 /// Requests that hold their slots on the server's threads until the test opens a gate: the
 /// greedy key's operations, started through the same path as a route's (``HTTPFront/runInSlot``).
 struct BlockedRequests {
-    let gate = Gate()
+    let gate: Gate
     let tasks: [Task<Void, any Error>]
 
-    /// Starts `count` operations of `principal` that block at the gate, and returns once
+    /// Starts `count` operations of `principal` that block at `gate`, and returns once
     /// every one of them runs on a thread of the server's pool.
-    init(_ front: HTTPFront, _ principal: Principal, count: Int) async {
+    init(_ front: HTTPFront, _ principal: Principal, count: Int, gate: Gate) async {
+        self.gate = gate
         let (started, continuation) = AsyncStream<Void>.makeStream()
-        let gate = self.gate
         tasks = (0..<count).map { _ in
             Task {
                 try await front.runInSlot(principal) {
@@ -52,10 +52,13 @@ struct PoolTests {
         let (other, _) = try APIKeys.create(t.db, name: "other", role: .write, partitions: nil, prefixes: nil)
         #expect(t.front.slots.perKey == 64)
         try await t.app().test(.router) { client in
-            let blocked = await BlockedRequests(t.front, g.principal, count: t.front.slots.perKey)
-            let busy = try await send(client, .get, "/v1/scan?prefix=a", token: greedy)
-            #expect(busy.status == 503 && busy.code == "busy", "\(busy.json)")
-            try await withoutHanging("the other key's requests", unblock: { blocked.gate.open() }) {
+            let gate = Gate()
+            // Everything from here waits for no thread but its own: a hang is a failure.
+            try await withoutHanging("the other key's requests", unblock: { gate.open() }) {
+                let blocked = await BlockedRequests(t.front, g.principal, count: t.front.slots.perKey, gate: gate)
+                #expect(t.front.slots.running(g.principal) == 64)
+                let busy = try await send(client, .get, "/v1/scan?prefix=a", token: greedy)
+                #expect(busy.status == 503 && busy.code == "busy", "\(busy.json)")
                 let scan = try await send(client, .get, "/v1/scan?prefix=a", token: other)
                 #expect(scan.status == 200, "\(scan.json)")
                 let put = try await send(client, .put, "/v1/facts", #"{"key":"a","value":1}"#, token: other)
@@ -71,9 +74,9 @@ struct PoolTests {
                 #expect(call.tool?.isError == false, "\(call.json)")
                 #expect(try await send(client, .get, "/health").status == 200)
                 #expect(try await send(client, .get, "/metrics", token: other).status == 200)
+                #expect(t.front.slots.running(g.principal) == 64)
+                try await blocked.release()
             }
-            #expect(t.front.slots.running(g.principal) == 64)
-            try await blocked.release()
         }
         #expect(t.front.slots.running == 0)
     }
@@ -88,13 +91,15 @@ struct PoolTests {
             try APIKeys.create(t.db, name: "k\(i)", role: .read, partitions: nil, prefixes: nil)
         }
         try await t.app().test(.router) { client in
-            var blocked: [BlockedRequests] = []
-            for (_, info) in keys { blocked.append(await BlockedRequests(t.front, info.principal, count: 16)) }
-            #expect(t.front.slots.running == 64)
-            let full = try await send(client, .get, "/v1/scan?prefix=a", token: keys[0].token)
-            #expect(full.status == 503 && full.code == "busy", "\(full.json)")
-            let gates = blocked.map(\.gate)
-            try await withoutHanging("/health and /metrics", unblock: { for g in gates { g.open() } }) {
+            let gate = Gate()
+            try await withoutHanging("/health and /metrics", unblock: { gate.open() }) {
+                var blocked: [BlockedRequests] = []
+                for (_, info) in keys {
+                    blocked.append(await BlockedRequests(t.front, info.principal, count: 16, gate: gate))
+                }
+                #expect(t.front.slots.running == 64)
+                let full = try await send(client, .get, "/v1/scan?prefix=a", token: keys[0].token)
+                #expect(full.status == 503 && full.code == "busy", "\(full.json)")
                 let health = try await send(client, .get, "/health")
                 #expect(health.status == 200, "\(health.json)")
                 let metrics = try await client.execute(
@@ -103,8 +108,8 @@ struct PoolTests {
                     headers: [.authorization: "Bearer " + keys[1].token]
                 ) { $0.status.code }
                 #expect(metrics == 200)
+                for b in blocked { try await b.release() }
             }
-            for b in blocked { try await b.release() }
         }
         #expect(t.front.slots.running == 0)
     }
