@@ -205,6 +205,9 @@ let package = Package(
             name: "LLMDBServerTests",
             dependencies: [
                 "LLMDBServer", "LLMDBService", "LLMDBMemory", "LLMDB",
+                // Run as another process (`llmdb key create` beside a server).
+                "llmdb",
+                .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

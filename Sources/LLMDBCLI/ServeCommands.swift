@@ -65,7 +65,7 @@ struct ServeSettings: ParsableArguments {
     var maxConcurrentPerKey: Int?
     @Option(
         help: ArgumentHelp(
-            "Grace time of a request body in ms, after which it must keep arriving at --min-body-rate (env LLMDB_BODY_TIMEOUT_MS; default 10000).",
+            "Grace time of a request body in ms, after which it must keep arriving at --min-body-rate, and the longest it may go without a byte (env LLMDB_BODY_TIMEOUT_MS; default 10000).",
             valueName: "ms"
         )
     )
@@ -168,13 +168,26 @@ struct ServeSettings: ParsableArguments {
             case .string(let s)?: return s
             case .int(let n)?: return String(n)
             case .bool(let b)?: return b ? "1" : "0"
-            default: throw CLIError("the config setting '\(key)' must be a string or a number")
+            default: throw CLIError("the config setting '\(key)' must be a string, an integer or a boolean")
             }
         }
-        func int(_ flag: Int?, _ envName: String, _ key: String, _ d: Int, min: Int = 1) throws -> Int {
+        /// A numeric setting, in its range (`RequestLimits.ranges`, or `range`): checked here,
+        /// at start-up, so that no value out of range reaches a request.
+        func int(
+            _ flag: Int?,
+            _ envName: String,
+            _ key: String,
+            _ d: Int,
+            range: ClosedRange<Int>? = nil
+        ) throws
+            -> Int
+        {
             guard let s = try text(flag.map(String.init), envName, key) else { return d }
-            guard let n = Int(s), n >= min else {
-                throw CLIError("\(key) must be an integer of at least \(min), not '\(s)'")
+            let r = range ?? RequestLimits.range(key)
+            guard let n = Int(s), r.contains(n) else {
+                throw CLIError(
+                    "\(key) must be an integer from \(r.lowerBound) to \(r.upperBound), not '\(s.prefix(40))'"
+                )
             }
             return n
         }
@@ -184,8 +197,7 @@ struct ServeSettings: ParsableArguments {
         }
         var o = ServerOptions()
         o.host = try text(host, "LLMDB_HOST", "host") ?? "127.0.0.1"
-        o.port = try int(port, "LLMDB_PORT", "port", 7070, min: 0)
-        guard o.port <= 65535 else { throw CLIError("port must be from 0 to 65535") }
+        o.port = try int(port, "LLMDB_PORT", "port", 7070, range: 0...65535)
         let auth = try text(requireAuth ? "1" : nil, "LLMDB_REQUIRE_AUTH", "require_auth") ?? "0"
         o.requireAuth = ["1", "true", "yes"].contains(auth.lowercased())
         o.tlsCertificate = try text(tlsCert, "LLMDB_TLS_CERT", "tls_cert")
@@ -225,8 +237,7 @@ struct ServeSettings: ParsableArguments {
             mcpSessionHistoryBytes,
             "LLMDB_MCP_SESSION_HISTORY_BYTES",
             "mcp_session_history_bytes",
-            o.limits.mcpSessionHistoryBytes,
-            min: 0
+            o.limits.mcpSessionHistoryBytes
         )
         o.limits.queryTimeoutMs = try int(
             queryTimeoutMs,
@@ -241,7 +252,7 @@ struct ServeSettings: ParsableArguments {
             "query_max_memory_mb",
             o.limits.queryMaxMemoryMB
         )
-        guard o.limits.queryMaxMemoryMB <= 1 << 30 else { throw CLIError("query_max_memory_mb is at most \(1 << 30)") }
+        do { try o.limits.check() } catch { throw CLIError(error.message) }
         o.version = LLMDBCommand.configuration.version
         let levelText = try text(logLevel, "LLMDB_LOG_LEVEL", "log_level") ?? "info"
         guard let level = Logger.Level(rawValue: levelText) else {

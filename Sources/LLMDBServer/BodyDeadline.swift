@@ -2,26 +2,36 @@ import LLMDBService
 import NIOCore
 import NIOHTTPTypes
 
-/// Why a request's body stopped being read: it arrived too slowly. The body's reader (a
-/// route, `/mcp`) sees this error and answers `408 body_timeout`.
+/// Why a request's body stopped being read: it arrived too slowly, or stopped arriving. The
+/// body's reader (a route, `/mcp`) sees this error and answers `408 body_timeout`.
 struct BodyTimeout: Error, Sendable {
     let graceMs: Int
     let minRate: Int
+    /// No byte came for `graceMs` (rather than too few on average).
+    var stalled = false
 
     var apiError: APIError {
         APIError(
             408,
             "body_timeout",
-            "the request body arrived too slowly: after \(graceMs) ms (body_timeout_ms) it must keep arriving at \(minRate) bytes/s or more on average (min_body_rate)"
+            stalled
+                ? "the request body stopped arriving: no byte came for \(graceMs) ms (body_timeout_ms)"
+                : "the request body arrived too slowly: after \(graceMs) ms (body_timeout_ms) it must keep arriving at \(minRate) bytes/s or more on average (min_body_rate)"
         )
     }
 }
 
-/// Gives every request body a deadline, on every route and `/mcp` alike: a body of n bytes
-/// must have arrived by `grace + n / minRate` after its request's head. While the body is
-/// short of that, the deadline moves as bytes arrive; once it passes, the body's reader gets
-/// ``BodyTimeout`` and the connection is closed after the response (or at once when the
-/// response has already been sent, for a route that did not read the body).
+/// Gives every request body a deadline, on every route and `/mcp` alike, made of two rules:
+///
+/// - the rate: a body of n bytes must have arrived by `grace + n / minRate` after its
+///   request's head;
+/// - progress: it may never go `grace` without a byte (counting from the head), so a client
+///   cannot send most of a body at once and then hold its connection and buffer for as long
+///   as the average allows (about 17 minutes for 4 MiB at the defaults).
+///
+/// While the body is short of both, the deadline moves as bytes arrive; once it passes, the
+/// body's reader gets ``BodyTimeout`` and the connection is closed after the response (or at
+/// once when the response has already been sent, for a route that did not read the body).
 ///
 /// It sits in the channel pipeline after the HTTP codec, so it sees request and response
 /// parts. Reading a body holds no request slot (``RequestSlots``); this bounds how long a
@@ -37,6 +47,8 @@ final class BodyDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     /// When the head of the request whose body is being read arrived; nil between bodies.
     private var start: NIODeadline? = nil
     private var received: Int64 = 0
+    /// When the last bytes of that body (or its head) arrived.
+    private var lastProgress: NIODeadline = .uptimeNanoseconds(0)
     private(set) var timer: Scheduled<Void>? = nil
     private var expired = false
     /// Request heads read and response ends written: equal when every request so far has
@@ -50,12 +62,16 @@ final class BodyDeadline: ChannelDuplexHandler, RemovableChannelHandler {
         self.minRate = max(1, minRate)
     }
 
-    /// grace + received / minRate after the head.
-    private var deadline: NIODeadline? {
+    /// The earlier of the two rules: grace + received / minRate after the head (the rate),
+    /// and grace after the last bytes (progress); and which of them it is.
+    private var deadline: (at: NIODeadline, stalled: Bool)? {
         guard let start else { return nil }
         let extra = Double(received) / Double(minRate) * 1e9
         let nanos = extra >= 1e15 ? Int64(1e15) : Int64(extra)
-        return start + .milliseconds(Int64(graceMs)) + .nanoseconds(nanos)
+        let grace = TimeAmount.milliseconds(Int64(graceMs))
+        let rate = start + grace + .nanoseconds(nanos)
+        let progress = lastProgress + grace
+        return progress < rate ? (progress, true) : (rate, false)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -65,9 +81,11 @@ final class BodyDeadline: ChannelDuplexHandler, RemovableChannelHandler {
         case .head:
             heads += 1
             start = context.eventLoop.now
+            lastProgress = context.eventLoop.now
             received = 0
         case .body(let buffer):
             received += Int64(buffer.readableBytes)
+            lastProgress = context.eventLoop.now
         case .end:
             start = nil
             timer?.cancel()
@@ -86,7 +104,7 @@ final class BodyDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     private func schedule(_ context: ChannelHandlerContext) {
         timer?.cancel()
         guard let deadline else { return }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline.at) { [self] in
             self.timer = nil
             self.check(context)
         }
@@ -94,14 +112,14 @@ final class BodyDeadline: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func check(_ context: ChannelHandlerContext) {
         guard let deadline, !expired else { return }
-        if context.eventLoop.now < deadline {
+        if context.eventLoop.now < deadline.at {
             // Bytes arrived since the timer was set: the deadline moved.
             schedule(context)
             return
         }
         expired = true
         start = nil
-        context.fireErrorCaught(BodyTimeout(graceMs: graceMs, minRate: minRate))
+        context.fireErrorCaught(BodyTimeout(graceMs: graceMs, minRate: minRate, stalled: deadline.stalled))
         if ends == heads {
             context.close(promise: nil)
         } else {

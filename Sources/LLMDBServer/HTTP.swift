@@ -129,6 +129,15 @@ public final class HTTPFront: Sendable {
     let metrics = ServerMetrics()
     /// The concurrency slots that REST routes and MCP tool calls take to run.
     let slots: RequestSlots
+    /// The threads of the operations that hold a slot: as many as there are slots
+    /// (`max_concurrent`), so an operation in a slot never waits for a thread that another
+    /// key's operations hold. Only ``runInSlot(_:_:)`` submits work to it.
+    let pool: BlockingPool
+    /// The threads of `/health` and `/metrics`, which take no slot: apart from ``pool``, so
+    /// that they never queue behind request work (nor request work behind them).
+    let monitorPool: BlockingPool
+    /// Threads of ``monitorPool``.
+    static let monitorThreads = 2
     let logger: Logger
     public let mcp: MCPSessions?
 
@@ -141,10 +150,19 @@ public final class HTTPFront: Sendable {
             total: options.limits.maxConcurrentRequests,
             perKey: options.limits.concurrentPerKey
         )
+        self.pool = BlockingPool(name: "llmdb-request", threads: slots.total)
+        self.monitorPool = BlockingPool(name: "llmdb-monitor", threads: Self.monitorThreads)
     }
 
-    /// Checks the start-up rules: a non-loopback address needs API keys.
+    deinit {
+        pool.stop()
+        monitorPool.stop()
+    }
+
+    /// Checks the start-up rules: every limit in its range, and a non-loopback address needs
+    /// API keys.
     public func checkStartup() throws {
+        try options.limits.check()
         if !options.isLoopback, try !APIKeys.any(service.db) {
             throw APIError(
                 400,
@@ -187,12 +205,12 @@ public final class HTTPFront: Sendable {
     }
 
     /// Runs a service operation as one counted request: in a concurrency slot (``slots``:
-    /// the total and the key's own bound), on the blocking pool. REST routes and MCP tool
-    /// calls both run through here.
+    /// the total and the key's own bound), on a thread of ``pool``, which has one for every
+    /// slot. REST routes and MCP tool calls both run through here.
     func runInSlot<T: Sendable>(_ principal: Principal, _ body: @escaping @Sendable () throws -> T) async throws -> T {
         try slots.acquire(principal)
         defer { slots.release(principal) }
-        return try await BlockingPool.shared.run(body)
+        return try await pool.run(body)
     }
 
     /// Reads a request body of at most `maxBodyBytes`. Reading holds no slot; the body's
@@ -355,7 +373,7 @@ public final class HTTPFront: Sendable {
         router.get("/health") { _, _ in
             do {
                 let service = self.service
-                return Self.json(200, try await BlockingPool.shared.run { try service.health() })
+                return Self.json(200, try await self.monitorPool.run { try service.health() })
             } catch {
                 return Self.json(503, APIError(503, "unavailable", "the database does not answer: \(error)").body)
             }
@@ -370,7 +388,7 @@ public final class HTTPFront: Sendable {
                 return Self.json(e.status, e.body)
             }
             let service = self.service
-            let text = (try? await BlockingPool.shared.run { self.metrics.render(service.db) }) ?? ""
+            let text = (try? await self.monitorPool.run { self.metrics.render(service.db) }) ?? ""
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4"],
@@ -431,6 +449,9 @@ extension HTTPFront {
     /// flight finish, and closes the MCP sessions.
     public func serve() async throws {
         let app = try application()
+        // Every thread now, once: a thread for each slot, and those of /health and /metrics.
+        pool.startAll()
+        monitorPool.startAll()
         // Services shut down in reverse order: the MCP sessions first (their event streams
         // would otherwise keep the server waiting), then the HTTP server, which lets the
         // requests in flight finish. After 10 s, what is left is cancelled.

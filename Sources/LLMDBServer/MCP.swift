@@ -140,14 +140,14 @@ public enum MCPTools {
     }
 
     /// Runs one MCP operation on the database. Over HTTP (`front` set) it runs like a REST
-    /// request's operation: in a concurrency slot (the total and the key's own bound).
-    /// Over stdio it just runs on the blocking pool.
+    /// request's operation: in a concurrency slot (the total and the key's own bound), on the
+    /// server's pool. Over stdio (one client, `local`) it runs on the pool of `llmdb mcp`.
     static func run<T: Sendable>(
         _ front: HTTPFront?,
         _ principal: Principal,
         _ body: @escaping @Sendable () throws -> T
     ) async throws -> T {
-        guard let front else { return try await BlockingPool.shared.run(body) }
+        guard let front else { return try await BlockingPool.stdio.run(body) }
         return try await front.runInSlot(principal, body)
     }
 
@@ -309,9 +309,11 @@ public enum MCPTools {
 /// Sessions are bounded (``RequestLimits``): `maxMCPSessions` in all and
 /// `mcpSessionsPerKey` for one API key. A key at its bound that opens another session closes
 /// its own least recently used idle one (idle: no request in progress); when all sessions
-/// are taken, the key with the most sessions gives up its least recently used idle one. Only
-/// when every candidate is busy is `initialize` refused (503). A session keeps at most
-/// `mcpSessionHistoryBytes` of events for resumption (``MCPSessionTransport``).
+/// are taken, the key with the most sessions (or one of the keys tied for the most) gives up
+/// its least recently used idle one, and no other key does. When those candidates are all
+/// busy, `initialize` is refused (503). Nothing is closed for an `initialize` that is itself
+/// refused. A session keeps at most `mcpSessionHistoryBytes` of events for resumption
+/// (``MCPSessionTransport``).
 public actor MCPSessions {
     struct Session {
         let server: Server
@@ -394,8 +396,11 @@ public actor MCPSessions {
         )
     }
 
-    /// Opens a session for `initialize`, making room first (see the type's notes).
+    /// Opens a session for `initialize`, making room first (see the type's notes). The
+    /// request is checked before anything else (``MCPSessionTransport/checkInitialize(_:)``):
+    /// an `initialize` that would not open a session closes none.
     func open(_ request: MCP.HTTPRequest, principal: Principal, front: HTTPFront?) async -> MCP.HTTPResponse {
+        if let refusal = MCPSessionTransport.checkInitialize(request) { return refusal }
         let newID = UUID().uuidString
         let transport = MCPSessionTransport(sessionID: newID, historyLimit: limits.mcpSessionHistoryBytes)
         let server = await MCPTools.server(service, principal: principal, version: version, front: front)
@@ -421,24 +426,24 @@ public actor MCPSessions {
             }
         }
         if sessions.count >= limits.maxMCPSessions {
+            // Only the key holding the most sessions gives one up (its least recently used
+            // idle one; of several keys with that many, the least recently used idle session
+            // of any of them). When all of theirs are busy, no other key's is taken.
             var counts: [String: Int] = [:]
             for s in sessions.values { counts[s.principal, default: 0] += 1 }
-            // The key holding the most sessions gives one up: its least recently used idle one.
-            let victim = sessions.filter(\.value.idle).min { a, b in
-                let (na, nb) = (counts[a.value.principal]!, counts[b.value.principal]!)
-                return na != nb ? na > nb : a.value.lastUsed < b.value.lastUsed
-            }
+            let most = counts.values.max() ?? 0
+            let victim = Self.leastRecentlyUsedIdle(sessions.filter { counts[$0.value.principal] == most })
             guard let victim else {
                 for s in closing { sessions[s.transport.sessionID] = s }
                 await server.stop()
                 return .error(
                     statusCode: 503,
                     .internalError(
-                        "all \(sessions.count) MCP sessions (mcp_max_sessions) have a request in progress; retry shortly"
+                        "all \(sessions.count) MCP sessions (mcp_max_sessions) are taken, and the sessions of the key that holds the most (\(most)) each have a request in progress; retry shortly"
                     )
                 )
             }
-            closing.append(sessions.removeValue(forKey: victim.key)!)
+            closing.append(sessions.removeValue(forKey: victim)!)
         }
         sessions[newID] = Session(server: server, transport: transport, principal: principal.id, lastUsed: .now)
         for s in closing { await s.server.stop() }
@@ -473,13 +478,26 @@ public actor MCPSessions {
 extension MCPTools {
     /// Why an incoming JSON-RPC message is refused before the MCP library decodes it: a
     /// member name twice in one object (the library's decoder would keep one silently, where
-    /// REST refuses it); nil if it may go on.
+    /// REST refuses it), or two member names of one object that are canonically equivalent
+    /// (`café` in NFC and in NFD): the library decodes objects into Swift dictionaries, whose
+    /// keys compare by canonical equivalence, so it would keep only one of them, where REST,
+    /// comparing bytes, keeps both. Nil if the message may go on.
     static func duplicateRefusal(_ data: Data) -> String? {
-        guard let tree = try? JSONValue(parsing: Array(data)), let (path, name) = tree.duplicateMember() else {
-            return nil
+        guard let tree = try? JSONValue(parsing: Array(data)) else { return nil }
+        func place(_ path: String) -> String { path == "$" ? "the message" : "the object at \(path.prefix(120))" }
+        if let (path, name) = tree.duplicateMember() {
+            return
+                "the member '\(name.prefix(80))' appears twice in \(place(path)); every member name of a JSON object must be unique"
         }
-        return
-            "the member '\(name.prefix(80))' appears twice in \(path == "$" ? "the message" : "the object at \(path.prefix(120))"); every member name of a JSON object must be unique"
+        if let (path, name) = tree.duplicateMember(canonical: true) {
+            let escaped = name.prefix(80).unicodeScalars.map {
+                $0.isASCII ? String($0) : "\\u{\(String($0.value, radix: 16))}"
+            }
+            .joined()
+            return
+                "the member '\(escaped)' has a canonically equivalent name (the same text in another Unicode normalization, e.g. NFC and NFD) in \(place(path)); over MCP such names would be merged into one, so they are refused (REST compares names as bytes and keeps both)"
+        }
+        return nil
     }
 
     /// The JSON-RPC error response to a refused request (nil for a notification).

@@ -1,4 +1,5 @@
 import Foundation
+import LLMDB
 import Logging
 import MCP
 import Synchronization
@@ -13,11 +14,24 @@ import Synchronization
 ///   event is refused (`400`); a resumed request that has its answer ends with it.
 /// - the requests in progress are counted (``inProgress``), so that ``MCPSessions`` can tell
 ///   an idle session from a busy one without waiting on this actor.
+///
+/// and three that keep a session from staying busy for ever with a request that is never
+/// answered (a busy session is never closed to make room for another):
+///
+/// - a message is classified (``MessageKind``) exactly as the SDK will read it, and what the
+///   two could read differently is refused with `400`: a message with both `method` and
+///   `result` or `error` (the SDK takes it for a response and never answers it), and an `id`
+///   that is not a string or an integer (a boolean, `1.5`, `null`: the SDK cannot answer it
+///   with that id);
+/// - an `initialize` whose params the SDK cannot decode is refused with `400` too
+///   (``checkInitialize(_:)``), before any session exists;
+/// - at most ``maxOpenRequests`` requests of one session are in progress at once; more get
+///   `503`.
 actor MCPSessionTransport: Transport {
     nonisolated let logger = Logger(label: "llmdb.mcp.transport", factory: { _ in SwiftLogNoOpLogHandler() })
     let sessionID: String
     let historyLimit: Int
-    let validation: any HTTPRequestValidationPipeline = StandardValidationPipeline(validators: [
+    static let validation: any HTTPRequestValidationPipeline = StandardValidationPipeline(validators: [
         OriginValidator.localhost(),
         AcceptHeaderValidator(mode: .sseRequired),
         ContentTypeValidator(),
@@ -26,6 +40,10 @@ actor MCPSessionTransport: Transport {
     ])
     /// JSON-RPC requests of this session whose answer has not been sent.
     nonisolated let inProgress = Atomic<Int>(0)
+    /// Requests of one session in progress at once (each has an open event stream); more are
+    /// refused with 503. A request that is never answered thus holds one of these, not
+    /// unbounded memory; tool calls are bounded further by the key's concurrency slots.
+    static let maxOpenRequests = 64
 
     private var initialized = false
     private var terminated = false
@@ -127,28 +145,71 @@ actor MCPSessionTransport: Transport {
     }
 
     private func context(_ method: String, initialize: Bool) -> HTTPValidationContext {
+        Self.context(method, initialize: initialize, sessionID: currentSessionID)
+    }
+
+    private static func context(_ method: String, initialize: Bool, sessionID: String?) -> HTTPValidationContext {
         HTTPValidationContext(
             httpMethod: method,
-            sessionID: currentSessionID,
+            sessionID: sessionID,
             isInitializationRequest: initialize,
             supportedProtocolVersions: Version.supported
         )
     }
 
-    private func post(_ request: HTTPRequest) -> HTTPResponse {
+    /// The checks of a `POST` that change nothing: a body that is one JSON-RPC message, read
+    /// as the SDK will read it, with unique member names, in a request that passes the
+    /// validation pipeline. The message's kind, or the response that refuses it.
+    private static func check(
+        _ request: HTTPRequest,
+        sessionID: String?
+    ) -> (kind: MessageKind?, refusal: HTTPResponse?) {
         guard let body = request.body, !body.isEmpty else {
-            return .error(statusCode: 400, .parseError("Empty request body"), sessionID: currentSessionID)
+            return (nil, .error(statusCode: 400, .parseError("Empty request body"), sessionID: sessionID))
         }
-        guard let kind = MessageKind(body) else {
-            return .error(statusCode: 400, .parseError("Invalid JSON-RPC message"), sessionID: currentSessionID)
+        let kind: MessageKind
+        switch MessageKind.classify(body) {
+        case .success(let k): kind = k
+        case .failure(.notJSONRPC):
+            return (nil, .error(statusCode: 400, .parseError("Invalid JSON-RPC message"), sessionID: sessionID))
+        case .failure(.refused(let why)):
+            return (nil, .error(statusCode: 400, .invalidRequest("Invalid Request: " + why), sessionID: sessionID))
         }
         if let why = MCPTools.duplicateRefusal(body) {
-            return .error(statusCode: 400, .invalidRequest("Invalid Request: " + why), sessionID: currentSessionID)
+            return (nil, .error(statusCode: 400, .invalidRequest("Invalid Request: " + why), sessionID: sessionID))
+        }
+        let context = context("POST", initialize: kind.isInitialize, sessionID: sessionID)
+        if let refusal = validation.validate(request, context: context) { return (nil, refusal) }
+        return (kind, nil)
+    }
+
+    /// Whether `request` would open a session: an `initialize` request that passes every
+    /// check of ``handleRequest(_:)`` and whose params the SDK can decode; nil if so, else the
+    /// response that refuses it. It changes nothing, so ``MCPSessions`` calls it before it
+    /// makes room for a new session.
+    static func checkInitialize(_ request: HTTPRequest) -> HTTPResponse? {
+        let (kind, refusal) = check(request, sessionID: nil)
+        if let refusal { return refusal }
+        guard kind?.isInitialize == true, let body = request.body else {
+            return .error(statusCode: 400, .invalidRequest("Invalid Request: not an initialize request"))
+        }
+        guard (try? JSONDecoder().decode(Request<Initialize>.self, from: body)) != nil else {
+            return .error(
+                statusCode: 400,
+                .invalidParams(
+                    "Invalid params: initialize takes params {protocolVersion: string, capabilities: object, clientInfo: {name: string, version: string}}"
+                )
+            )
+        }
+        return nil
+    }
+
+    private func post(_ request: HTTPRequest) -> HTTPResponse {
+        let (checked, refusal) = Self.check(request, sessionID: currentSessionID)
+        guard let kind = checked, let body = request.body else {
+            return refusal ?? .error(statusCode: 400, .parseError("Invalid JSON-RPC message"))
         }
         let isInitialize = kind.isInitialize
-        if let refusal = validation.validate(request, context: context("POST", initialize: isInitialize)) {
-            return refusal
-        }
         switch kind {
         case .notification, .response:
             incomingContinuation.yield(body)
@@ -171,6 +232,15 @@ actor MCPSessionTransport: Transport {
                     sessionID: currentSessionID
                 )
             }
+            guard requestStreams.count < Self.maxOpenRequests else {
+                return .error(
+                    statusCode: 503,
+                    .internalError(
+                        "this session has \(requestStreams.count) requests in progress, the most one session may have; wait for their answers"
+                    ),
+                    sessionID: currentSessionID
+                )
+            }
             let (stream, continuation) = AsyncThrowingStream<Data, any Error>.makeStream()
             requestStreams[id] = continuation
             inProgress.add(1, ordering: .relaxed)
@@ -181,7 +251,7 @@ actor MCPSessionTransport: Transport {
     }
 
     private func get(_ request: HTTPRequest) -> HTTPResponse {
-        if let refusal = validation.validate(request, context: context("GET", initialize: false)) {
+        if let refusal = Self.validation.validate(request, context: context("GET", initialize: false)) {
             return refusal
         }
         if let last = request.header(HTTPHeaderName.lastEventID) { return resume(after: last, request) }
@@ -203,7 +273,7 @@ actor MCPSessionTransport: Transport {
     }
 
     private func delete(_ request: HTTPRequest) -> HTTPResponse {
-        if let refusal = validation.validate(request, context: context("DELETE", initialize: false)) {
+        if let refusal = Self.validation.validate(request, context: context("DELETE", initialize: false)) {
             return refusal
         }
         terminate()
@@ -304,27 +374,71 @@ actor MCPSessionTransport: Transport {
     }
 }
 
-/// What a JSON-RPC message is, for routing (as the SDK's transports classify it).
+/// What a JSON-RPC message is, for routing: as the SDK will read it, so that every request
+/// routed here gets its answer from the SDK.
 enum MessageKind {
     case request(id: String, method: String)
     case notification(method: String)
     case response(id: String)
 
+    /// Why ``classify(_:)`` refuses a message.
+    enum Refusal: Error {
+        /// Not a JSON object.
+        case notJSONRPC
+        /// A JSON object that the SDK would read otherwise than as a request, a notification
+        /// or a response routed by its id.
+        case refused(String)
+    }
+
+    /// The kind of a message the SDK sent (its own are well formed); nil if it is none.
     init?(_ data: Data) {
-        guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        guard case .success(let kind) = Self.classify(data) else { return nil }
+        self = kind
+    }
+
+    /// The kind of an incoming message, or why it is refused:
+    ///
+    /// - an `id` must be a string or an integer (written without fraction or exponent, within
+    ///   64 bits): the SDK reads no other id, so it would answer another (`1.5`, `true`) with
+    ///   an id of its own and the request would stay in progress;
+    /// - a message has `method` (a request, or without `id` a notification) or `result` /
+    ///   `error` (a response), never both: the SDK tries a response first, so it would take
+    ///   such a request for a response and never answer it.
+    static func classify(_ data: Data) -> Result<MessageKind, Refusal> {
+        guard let json = try? JSONValue(parsing: Array(data)), case .object(let members) = json else {
+            return .failure(.notJSONRPC)
+        }
+        func member(_ name: String) -> JSONValue? { members.first { $0.key == name }?.value }
         var id: String? = nil
-        if let s = json["id"] as? String {
-            id = s
-        } else if let n = json["id"] as? Int {
-            id = String(n)
+        switch member("id") {
+        case nil: break
+        case .string(let s)?: id = s
+        case .int(let n)?: id = String(n)
+        case let other?:
+            return .failure(
+                .refused(
+                    "the id must be a string or an integer, not \(other.text.prefix(40)) (a request is answered with its id)"
+                )
+            )
         }
-        if let method = json["method"] as? String {
-            self = id.map { .request(id: $0, method: method) } ?? .notification(method: method)
-        } else if json["result"] != nil || json["error"] != nil, let id {
-            self = .response(id: id)
-        } else {
-            return nil
+        let method = member("method")
+        let isResponse = member("result") != nil || member("error") != nil
+        if method != nil, isResponse {
+            return .failure(
+                .refused(
+                    "a message has 'method' (a request or a notification) or 'result'/'error' (a response), not both"
+                )
+            )
         }
+        if let method {
+            guard case .string(let name) = method else { return .failure(.refused("'method' must be a string")) }
+            return .success(id.map { .request(id: $0, method: name) } ?? .notification(method: name))
+        }
+        if isResponse {
+            guard let id else { return .failure(.refused("a response needs the id of the request it answers")) }
+            return .success(.response(id: id))
+        }
+        return .failure(.notJSONRPC)
     }
 
     var isInitialize: Bool {

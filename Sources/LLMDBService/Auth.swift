@@ -159,8 +159,16 @@ public enum APIKeys {
         return ("llmdb_\(id)_\(secret)", Info(id: id, principal: p, created: commit.txTime))
     }
 
+    /// Every read of the keys sees their latest state: at the end of valid time, latest
+    /// transaction. `any`, `verify`, `list` and `revoke` all read this way, so a key whose
+    /// valid time starts a moment ahead of this process's clock (another writer's) is both
+    /// required and accepted, and a revocation is in effect for all of them at once.
+    static func latest<R>(_ db: Database, _ body: (borrowing Snapshot) throws -> R) throws -> R {
+        try db.read(validAt: .endOfTime, body)
+    }
+
     public static func list(_ db: Database) throws -> [Info] {
-        try db.read { s in
+        try latest(db) { s in
             var out: [Info] = []
             try s.scan(prefix: Key("_meta/apikey/", partition: Key.systemPartition)) { row in
                 let k = try row.key()
@@ -175,15 +183,21 @@ public enum APIKeys {
     }
 
     public static func revoke(_ db: Database, id: String) throws -> Commit {
-        guard try db.get(key(id)) != nil else { throw LLMDBError(.notFound, "no live API key '\(id)'") }
-        return try db.write { try $0.deleteSystem(key(id)) }
+        guard let fact = try latest(db, { try $0.get(key(id)) }) else {
+            throw LLMDBError(.notFound, "no live API key '\(id)'")
+        }
+        // From now, or from where the key's latest state starts if that is later: a
+        // retraction from now would not reach a state that starts after it.
+        let now = try db.read { $0.validTime }
+        let from = fact.validFrom > now ? fact.validFrom : nil
+        return try db.write { try $0.deleteSystem(key(id), validFrom: from) }
     }
 
     /// Whether any live key exists: one cursor seek to `_meta/apikey/` (stepping over revoked
-    /// keys), decoding nothing. Read at the end of valid time, so that a key whose valid time
-    /// starts a moment ahead of this process's clock counts at once.
+    /// keys), decoding nothing. Read as ``verify(_:token:)`` reads (``latest(_:_:)``), so that
+    /// whenever a key is required, that key is accepted.
     public static func any(_ db: Database) throws -> Bool {
-        try db.read(validAt: .endOfTime) { s in
+        try latest(db) { s in
             var found = false
             try s.scan(prefix: Key("_meta/apikey/", partition: Key.systemPartition)) { _ in
                 found = true
@@ -215,7 +229,7 @@ public enum APIKeys {
         guard parts.count == 3, parts[0] == "llmdb", parts[1].utf8.count == 12, parts[2].utf8.count == 48 else {
             return nil
         }
-        guard let fact = try db.get(key(String(parts[1]))), let v = fact.value,
+        guard let fact = try latest(db, { try $0.get(key(String(parts[1]))) }), let v = fact.value,
             let (p, hash) = decode(v, id: String(parts[1]))
         else {
             return nil

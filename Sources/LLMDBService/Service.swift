@@ -38,6 +38,45 @@ public struct RequestLimits: Sendable {
     public var concurrentPerKey: Int { maxConcurrentPerKey ?? max(1, maxConcurrentRequests / 4) }
     /// The MCP sessions per key in effect: `maxMCPSessionsPerKey`, or a tenth of the total (at least 1).
     public var mcpSessionsPerKey: Int { maxMCPSessionsPerKey ?? max(1, maxMCPSessions / 10) }
+
+    /// The values each numeric setting may take, by its config key (docs/server.md). The
+    /// upper bounds keep every use of a setting in range (a duration in nanoseconds, a size
+    /// in bytes, one thread per concurrency slot).
+    public static let ranges: [(key: String, range: ClosedRange<Int>)] = [
+        ("max_body_bytes", 1...(1 << 30)),
+        ("body_timeout_ms", 1...86_400_000),
+        ("min_body_rate", 1...(1 << 30)),
+        ("query_max_rows", 1...1_000_000_000),
+        ("query_timeout_ms", 1...86_400_000),
+        ("query_max_memory_mb", 1...(1 << 30)),
+        ("max_concurrent", 1...4096),
+        ("max_concurrent_per_key", 1...4096),
+        ("mcp_max_sessions", 1...100_000),
+        ("mcp_max_sessions_per_key", 1...100_000),
+        ("mcp_session_history_bytes", 0...(1 << 30)),
+    ]
+
+    /// The range of the setting `key`.
+    public static func range(_ key: String) -> ClosedRange<Int> { ranges.first { $0.key == key }!.range }
+
+    /// Refuses a limit out of its range (``ranges``), naming the setting and the range.
+    public func check() throws(APIError) {
+        let values: [(String, Int?)] = [
+            ("max_body_bytes", maxBodyBytes), ("body_timeout_ms", bodyTimeoutMs),
+            ("min_body_rate", minBodyBytesPerSecond), ("query_max_rows", maxQueryRows),
+            ("query_timeout_ms", queryTimeoutMs), ("query_max_memory_mb", queryMaxMemoryMB),
+            ("max_concurrent", maxConcurrentRequests), ("max_concurrent_per_key", maxConcurrentPerKey),
+            ("mcp_max_sessions", maxMCPSessions), ("mcp_max_sessions_per_key", maxMCPSessionsPerKey),
+            ("mcp_session_history_bytes", mcpSessionHistoryBytes),
+        ]
+        for (key, value) in values {
+            guard let value else { continue }
+            let r = Self.range(key)
+            guard r.contains(value) else {
+                throw APIError.bad("\(key) must be an integer from \(r.lowerBound) to \(r.upperBound), not '\(value)'")
+            }
+        }
+    }
 }
 
 /// Every operation of the server, on JSON in and JSON out, used by the REST routes and the
@@ -399,7 +438,13 @@ public final class Service: Sendable {
         return .object(o)
     }
 
+    /// The progress record is one per collection name (`_meta/migration-progress/{name}`),
+    /// counting the documents of every partition, so a scoped key may not read it.
     public func migrationStatus(_ a: Args, _ p: Principal) throws -> JSONValue {
+        try p.require(.read)
+        try p.requireUnscoped(
+            "the migration status (one record per collection name, counting the documents of every partition)"
+        )
         let c = try collection(a, p, .read)
         guard let s = try c.migrationStatus() else { return .object([JSONMember("state", .string("none"))]) }
         return .object([

@@ -33,26 +33,68 @@ struct BodyDeadlineTests {
 
     static func body(_ n: Int) -> HTTPRequestPart { .body(ByteBuffer(repeating: 0x61, count: n)) }
 
-    @Test("a body that stops coming is cut off after the grace time plus what it sent needs at the rate")
-    func stalled() throws {
+    @Test("a body that keeps coming, but below the rate, is cut off where the rate falls behind")
+    func belowTheRate() throws {
         let (channel, recorder) = try Self.channel()
         try channel.writeInbound(Self.head)
-        try channel.writeInbound(Self.body(50))  // 50 bytes: 0.5 s at 100 bytes/s
-        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1400))
+        // 50 bytes (0.5 s at 100 bytes/s), then a byte every 400 ms: never a pause of the
+        // grace time, but the rate's deadline (1 s + n / 100 bytes/s) is passed at 1.53 s.
+        try channel.writeInbound(Self.body(50))
+        for _ in 0..<3 {
+            channel.embeddedEventLoop.advanceTime(by: .milliseconds(400))
+            try channel.writeInbound(Self.body(1))
+        }
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(300))  // 1.5 s
         #expect(recorder.errors.isEmpty)
         #expect(channel.isActive)
-        channel.embeddedEventLoop.advanceTime(by: .milliseconds(200))
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(100))  // 1.6 s
         let e = try #require(recorder.errors.first as? BodyTimeout)
         #expect(e.apiError.status == 408 && e.apiError.code == "body_timeout")
+        #expect(e.apiError.message.contains("min_body_rate"), "\(e.apiError.message)")
         // The response has not been written: the connection stays until it has.
         #expect(channel.isActive)
         // Bytes after the timeout are not passed on.
         try channel.writeInbound(Self.body(10))
-        #expect(recorder.parts.count == 2)
+        #expect(recorder.parts.count == 5)
         try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .requestTimeout)))
         #expect(channel.isActive)
         try channel.writeOutbound(HTTPResponsePart.end(nil))
         #expect(!channel.isActive)
+    }
+
+    @Test("a body that stops coming is cut off after the grace time without a byte, however much it sent")
+    func stalled() throws {
+        let (channel, recorder) = try Self.channel()
+        try channel.writeInbound(Self.head)
+        // All but the last byte at once: by the rate alone it could then wait 100 s.
+        try channel.writeInbound(Self.body(10_000))
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(999))
+        #expect(recorder.errors.isEmpty)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(2))
+        let e = try #require(recorder.errors.first as? BodyTimeout)
+        #expect(e.apiError.status == 408 && e.apiError.code == "body_timeout")
+        #expect(e.apiError.message.contains("no byte came for 1000 ms"), "\(e.apiError.message)")
+        try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .requestTimeout)))
+        try channel.writeOutbound(HTTPResponsePart.end(nil))
+        #expect(!channel.isActive)
+    }
+
+    @Test("a pause is measured from the last bytes: a body that pauses less than the grace time goes on")
+    func pauses() throws {
+        let (channel, recorder) = try Self.channel()
+        try channel.writeInbound(Self.head)
+        // 1,000 bytes every 900 ms for 9 s: far above the rate, each pause under the grace.
+        for _ in 0..<10 {
+            try channel.writeInbound(Self.body(1000))
+            channel.embeddedEventLoop.advanceTime(by: .milliseconds(900))
+        }
+        #expect(recorder.errors.isEmpty)
+        // Then a pause of the grace time from the last bytes.
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(99))
+        #expect(recorder.errors.isEmpty)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(2))
+        #expect(recorder.errors.first is BodyTimeout)
+        _ = try? channel.finish()
     }
 
     @Test("a body that keeps coming faster than the rate is read to the end, past the grace time")

@@ -167,26 +167,83 @@ struct HostileClientTests {
         }
     }
 
-    @Test("a key created by another handle of the file is required from the very next request")
+    @Test("a key created by another process is required from the very next request")
     func newKeyTakesEffectAtOnce() async throws {
         let t = try ServerDB()
         try await t.app().test(.router) { client in
             #expect(try await send(client, .get, "/v1/scan?prefix=a").status == 200)
             #expect(try await send(client, .post, "/v1/memory/recall", #"{"query":"x"}"#).status == 200)
-            var o = Database.Options()
-            o.sync = .none
-            let other = try Database.open(path: t.dir + "/test.llmdb", options: o)
-            let (token, info) = try APIKeys.create(other, name: "first", role: .admin, partitions: nil, prefixes: nil)
+            // Another process, as `llmdb key create` is run beside a server: a second handle of
+            // the file in this process would share (and on close drop) this one's LMDB locks.
+            let created = try runLLMDB([
+                "key", "create", "--db", t.dir + "/test.llmdb", "--name", "first", "--role", "admin", "--json",
+            ])
+            #expect(created.status == 0, "\(created.stderr)")
+            let made = try JSONValue(parsing: created.stdout)
+            guard case .string(let token)? = made["token"], case .string(let id)? = made["id"] else {
+                Issue.record("llmdb key create printed \(created.stdout)")
+                return
+            }
             let refused = try await send(client, .put, "/v1/facts", #"{"key":"k","value":1}"#)
             #expect(refused.status == 401, "an unauthenticated write right after the first key: \(refused.json)")
             #expect(try await send(client, .get, "/v1/scan?prefix=a").status == 401)
             #expect(try await send(client, .get, "/v1/scan?prefix=a", token: token).status == 200)
             // Revoking the last key opens loopback again, also at once.
-            _ = try APIKeys.revoke(other, id: info.id)
+            let revoked = try runLLMDB(["key", "revoke", "--db", t.dir + "/test.llmdb", id])
+            #expect(revoked.status == 0, "\(revoked.stderr)")
             #expect(try await send(client, .get, "/v1/scan?prefix=a").status == 200)
-            other.close()
+            #expect(try await send(client, .get, "/v1/scan?prefix=a", token: token).status == 401)
         }
         #expect(try t.db.get(Key("k")) == nil)
+    }
+
+    @Test("a key whose valid time starts ahead of the server's clock is required and accepted alike")
+    func keyValidAhead() async throws {
+        let t = try ServerDB()
+        let (token, info) = try APIKeys.create(t.db, name: "ahead", role: .admin, partitions: nil, prefixes: nil)
+        // Move the key's record a minute ahead in valid time (as a writer whose clock is
+        // ahead would have written it): absent now, present from then on.
+        let k = Key("_meta/apikey/" + info.id, partition: Key.systemPartition)
+        let fact = try #require(try t.db.get(k))
+        let record = try #require(fact.value)
+        _ = try await t.db.write { b in
+            try b.deleteSystem(k, validFrom: fact.validFrom)
+            try b.putSystem(k, record, validFrom: fact.validFrom.advanced(by: 60_000_000))
+        }
+        #expect(try t.db.get(k) == nil)
+        try await t.app().test(.router) { client in
+            let anonymous = try await send(client, .get, "/v1/scan?prefix=a")
+            #expect(anonymous.status == 401, "a key exists (in its latest state): \(anonymous.json)")
+            let keyed = try await send(client, .get, "/v1/scan?prefix=a", token: token)
+            #expect(keyed.status == 200, "the key that makes keys required must be accepted: \(keyed.json)")
+            #expect(try APIKeys.list(t.db).map(\.id) == [info.id])
+            // Revoking reaches the state ahead too: then no key is required, and this one is refused.
+            _ = try APIKeys.revoke(t.db, id: info.id)
+            #expect(try await send(client, .get, "/v1/scan?prefix=a", token: token).status == 401)
+            #expect(try await send(client, .get, "/v1/scan?prefix=a").status == 200)
+        }
+    }
+
+    @Test("the migration status (one record per collection, all partitions) needs an unscoped key")
+    func migrationStatusNeedsUnscopedKey() async throws {
+        let t = try ServerDB()
+        let (p7, _) = try APIKeys.create(t.db, name: "p7", role: .read, partitions: [7], prefixes: nil)
+        let (ns, _) = try APIKeys.create(t.db, name: "ns", role: .read, partitions: nil, prefixes: ["users/"])
+        let (reader, _) = try APIKeys.create(t.db, name: "reader", role: .read, partitions: nil, prefixes: nil)
+        try await t.app().test(.router) { client in
+            for (token, uri) in [
+                (p7, "/v1/collections/users/migrations/status?partition=7"),
+                (ns, "/v1/collections/users/migrations/status"),
+            ] {
+                let r = try await send(client, .get, uri, token: token)
+                #expect(r.status == 403 && r.code == "forbidden", "\(uri): \(r.json)")
+                if case .string(let m)? = r.json["error"]?["message"] {
+                    #expect(m.contains("migration status"), "\(m)")
+                }
+            }
+            let r = try await send(client, .get, "/v1/collections/users/migrations/status?partition=7", token: reader)
+            #expect(r.status == 200, "\(r.json)")
+        }
     }
 
     @Test("partition- and prefix-scoped keys may not read the transaction log, /metrics or the code registry")

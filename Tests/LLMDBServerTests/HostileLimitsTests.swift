@@ -63,6 +63,29 @@ struct HostileLimitsTests {
         #expect(RequestLimits().mcpSessionsPerKey == 100)
     }
 
+    @Test("a server with a limit out of its range does not start: the error names the setting and its range")
+    func limitsOutOfRange() throws {
+        for (key, set) in [
+            ("body_timeout_ms", { (l: inout RequestLimits) in l.bodyTimeoutMs = .max }),
+            ("query_timeout_ms", { (l: inout RequestLimits) in l.queryTimeoutMs = 86_400_001 }),
+            ("max_concurrent", { (l: inout RequestLimits) in l.maxConcurrentRequests = 0 }),
+            ("mcp_session_history_bytes", { (l: inout RequestLimits) in l.mcpSessionHistoryBytes = -1 }),
+        ] as [(String, (inout RequestLimits) -> Void)] {
+            var o = ServerOptions()
+            set(&o.limits)
+            let t = try ServerDB(options: o)
+            let r = RequestLimits.range(key)
+            #expect(throws: APIError.self, "\(key)") { try t.front.checkStartup() }
+            do { try t.front.checkStartup() } catch let e as APIError {
+                #expect(
+                    e.message.contains("\(key) must be an integer from \(r.lowerBound) to \(r.upperBound)"),
+                    "\(e.message)"
+                )
+            }
+        }
+        try ServerDB().front.checkStartup()
+    }
+
     @Test("MCP tool calls over HTTP take the same slots: busy when their key's (or all) slots are taken")
     func mcpToolCallsTakeSlots() async throws {
         let t = try ServerDB(options: Self.options(total: 4, perKey: 1))

@@ -323,6 +323,10 @@ def test_bad_settings_are_refused(tmp_path):
         (["--min-body-rate", "0"], "min_body_rate"),
         (["--max-concurrent-per-key", "0"], "max_concurrent_per_key"),
         (["--mcp-max-sessions-per-key", "0"], "mcp_max_sessions_per_key"),
+        # upper bounds: a duration that would overflow in nanoseconds, one thread per slot
+        (["--body-timeout-ms", "9000000000000000"], "body_timeout_ms must be an integer from 1 to 86400000"),
+        (["--query-timeout-ms", "9223372036854775807"], "query_timeout_ms must be an integer from 1 to 86400000"),
+        (["--max-concurrent", "100000"], "max_concurrent must be an integer from 1 to 4096"),
     ]:
         p = subprocess.run(
             [str(LLMDB), "serve", "--db", str(tmp_path / "db"), *args], capture_output=True, text=True, timeout=30

@@ -172,6 +172,27 @@ def test_a_slow_body_above_the_minimum_rate_is_served(start_server):
         assert c.get("/v1/facts", params={"key": "steady"}).json()["value"] == value
 
 
+def test_a_body_that_stops_is_cut_off_after_the_grace_time(start_server):
+    """Almost all of a body at once, then nothing: by the average rate alone (1 byte/s here)
+    the server would wait a day; it may not go body_timeout_ms without a byte."""
+    server = start_server(args=["--body-timeout-ms", "1000", "--min-body-rate", "1"])
+    n = 100_000
+    s = slow_request(
+        server,
+        f"PUT /v1/facts HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {n}\r\n\r\n",
+        b'{"key":"stalled","value":"' + b"v" * (n - 30),
+    )
+    try:
+        status, body = status_and_body(read_until_closed(s, 15))
+    finally:
+        s.close()
+    assert status == 408, body
+    assert body and body["error"]["code"] == "body_timeout", body
+    assert "stopped arriving" in body["error"]["message"], body
+    with server.client() as c:
+        assert_error(c.get("/v1/facts", params={"key": "stalled"}), 404, "not_found")
+
+
 def test_first_key_from_another_process_applies_to_the_next_request(tmp_path, start_server):
     db = tmp_path / "db"
     server = start_server(db)

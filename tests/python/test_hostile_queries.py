@@ -151,6 +151,26 @@ def test_deep_queries_and_duplicates_over_mcp_stdio(tmp_path):
         assert mcp.close() == 0
 
 
+def test_canonically_equivalent_members_over_mcp_stdio(tmp_path):
+    mcp = StdioMCP(tmp_path / "db")
+    try:
+        mcp.send(json.dumps({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+        }))
+        assert mcp.answer(1)["result"]["serverInfo"]["name"] == "llmdb"
+        mcp.send(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        # "café" in NFC and in NFD: one object member each, which the MCP library would merge
+        mcp.send('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"remember","arguments":'
+                 '{"key":"agent:knowledge:u","content":{"caf\\u00e9":1,"cafe\\u0301":2}}}}')
+        a = mcp.answer(2)
+        assert a["error"]["code"] == -32600 and "canonically equivalent" in a["error"]["message"], a
+        mcp.send(json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "recall", "arguments": {"query": "anything"}}}))
+        assert mcp.answer(3)["result"].get("isError") is not True
+    finally:
+        assert mcp.close() == 0
+
+
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as f:
         for line in f:

@@ -118,3 +118,38 @@ def test_http_mcp_needs_a_key_and_binds_the_session_to_it(tmp_path, start_server
         return ok(await s.call_tool("remember", {"key": "agent:context:k", "content": "with a key"}))
 
     assert run(with_session(server.url + "/mcp", body, auth(a["token"])))["keys"] == ["agent:context:k"]
+
+
+def test_http_messages_the_sdk_would_never_answer_are_refused(server):
+    """A request the MCP library would read as a response, or with an id it cannot answer
+    with, would stay in progress for ever: each is refused with 400, at once, and the
+    session is still answered afterwards."""
+    with httpx.Client(base_url=server.url, timeout=10, headers=MCP_HEADERS) as c:
+        r = c.post("/mcp", json=INIT)
+        assert r.status_code == 200, r.text
+        sid = r.headers["mcp-session-id"]
+        h = {"Mcp-Session-Id": sid}
+        assert c.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=h).status_code == 202
+        for message in [
+            {"jsonrpc": "2.0", "id": 7, "method": "tools/list", "result": {}},
+            {"jsonrpc": "2.0", "id": True, "method": "tools/list"},
+            {"jsonrpc": "2.0", "id": 1.5, "method": "tools/list"},
+            {"jsonrpc": "2.0", "id": None, "method": "tools/list"},
+        ]:
+            r = c.post("/mcp", json=message, headers=h)
+            assert r.status_code == 400, (message, r.status_code, r.text[:300])
+            assert r.json()["error"]["code"] == -32600, r.text
+        r = c.post("/mcp", json={"jsonrpc": "2.0", "id": 8, "method": "tools/list"}, headers=h)
+        assert r.status_code == 200 and '"tools"' in r.text, r.text[:300]
+
+
+def test_http_canonically_equivalent_members_are_refused(server):
+    """The MCP library would merge "café" (NFC) and "cafe\\u0301" (NFD) into one argument."""
+    with httpx.Client(base_url=server.url, timeout=10, headers=MCP_HEADERS) as c:
+        r = c.post("/mcp", json=INIT)
+        sid = r.headers["mcp-session-id"]
+        call = ('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"remember","arguments":'
+                '{"key":"agent:knowledge:u","content":{"caf\\u00e9":1,"cafe\\u0301":2}}}}')
+        r = c.post("/mcp", content=call, headers={"Mcp-Session-Id": sid})
+        assert r.status_code == 400, r.text[:300]
+        assert "canonically equivalent" in r.json()["error"]["message"], r.text

@@ -81,18 +81,21 @@ public struct WriteBatch: Sendable {
     }
 
     /// Puts a record of LLMDB's own partition (code, hook and index definitions): for the
-    /// layers that manage them.
-    package mutating func putSystem(_ key: Key, _ value: Value) throws(LLMDBError) {
+    /// layers that manage them. Open-ended from `validFrom` (default: the transaction time).
+    package mutating func putSystem(_ key: Key, _ value: Value, validFrom: Instant? = nil) throws(LLMDBError) {
         try key.validate()
         precondition(key.partition == Key.systemPartition)
-        ops.append(.put(key, value.encoded, from: nil, to: nil))
+        try Self.checkRange(validFrom, nil)
+        ops.append(.put(key, value.encoded, from: validFrom, to: nil))
     }
 
-    /// Retracts a record of LLMDB's own partition.
-    package mutating func deleteSystem(_ key: Key) throws(LLMDBError) {
+    /// Retracts a record of LLMDB's own partition from `validFrom` (default: the transaction
+    /// time).
+    package mutating func deleteSystem(_ key: Key, validFrom: Instant? = nil) throws(LLMDBError) {
         try key.validate()
         precondition(key.partition == Key.systemPartition)
-        ops.append(.put(key, [ValueTag.tombstone.rawValue], from: nil, to: nil))
+        try Self.checkRange(validFrom, nil)
+        ops.append(.put(key, [ValueTag.tombstone.rawValue], from: validFrom, to: nil))
     }
 
     static func checkRange(_ from: Instant?, _ to: Instant?) throws(LLMDBError) {

@@ -111,27 +111,38 @@ extension JSONValue {
     /// depth first, with the path to that object (`$`, `$.a`, `$.a[2]`); nil if every
     /// object's names are unique. Request bodies are refused when they have one (RFC 7493,
     /// I-JSON): "the last one wins" would silently drop what the caller sent.
-    package func duplicateMember() -> (path: String, name: String)? {
+    ///
+    /// With `canonical`, names are compared as Swift strings (canonical equivalence: `café`
+    /// in NFC equals its NFD form), for input that goes into a `[String: …]` dictionary,
+    /// which would keep only one of two such members.
+    package func duplicateMember(canonical: Bool = false) -> (path: String, name: String)? {
         switch self {
         case .object(let members):
             if members.count > 1 {
                 if members.count <= 16 {
                     for i in 1..<members.count {
                         let name = members[i].key
-                        for k in 0..<i where members[k].key.utf8Equals(name) { return ("$", name) }
+                        for k in 0..<i where canonical ? members[k].key == name : members[k].key.utf8Equals(name) {
+                            return ("$", name)
+                        }
                     }
+                } else if canonical {
+                    var seen = Set<String>()
+                    for m in members where !seen.insert(m.key).inserted { return ("$", m.key) }
                 } else {
                     var seen = Set<[UInt8]>()
                     for m in members where !seen.insert(Array(m.key.utf8)).inserted { return ("$", m.key) }
                 }
             }
             for m in members {
-                if let (p, n) = m.value.duplicateMember() { return ("$." + m.key + p.dropFirst(), n) }
+                if let (p, n) = m.value.duplicateMember(canonical: canonical) {
+                    return ("$." + m.key + p.dropFirst(), n)
+                }
             }
             return nil
         case .array(let elements):
             for (i, e) in elements.enumerated() {
-                if let (p, n) = e.duplicateMember() { return ("$[\(i)]" + p.dropFirst(), n) }
+                if let (p, n) = e.duplicateMember(canonical: canonical) { return ("$[\(i)]" + p.dropFirst(), n) }
             }
             return nil
         default:
