@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "LLMDB", targets: ["LLMDB"]),
+        .library(name: "LLMDBText", targets: ["LLMDBText"]),
         .library(name: "LLMDBWasm", targets: ["LLMDBWasm"]),
         .library(name: "LLMDBDocuments", targets: ["LLMDBDocuments"]),
         .library(name: "LLMDBQuery", targets: ["LLMDBQuery"]),
@@ -62,6 +63,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: - Full text: the analyzer, the BM25 index kind and its search (documents and
+        // agent memory both use it)
+
+        .target(
+            name: "LLMDBText",
+            dependencies: ["LLMDB", "LLMDBStorage"],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: - WASM: the WasmKit engine, the code registry, the ABI, limits
 
         .target(
@@ -79,7 +89,7 @@ let package = Package(
 
         .target(
             name: "LLMDBDocuments",
-            dependencies: ["LLMDB", "LLMDBWasm"],
+            dependencies: ["LLMDB", "LLMDBText", "LLMDBWasm"],
             swiftSettings: strictSettings
         ),
 
@@ -95,7 +105,7 @@ let package = Package(
 
         .target(
             name: "LLMDBMemory",
-            dependencies: ["LLMDB"],
+            dependencies: ["LLMDB", "LLMDBText"],
             swiftSettings: strictSettings
         ),
 
@@ -104,7 +114,7 @@ let package = Package(
 
         .target(
             name: "LLMDBService",
-            dependencies: ["LLMDB", "LLMDBWasm", "LLMDBDocuments", "LLMDBQuery", "LLMDBMemory"],
+            dependencies: ["LLMDB", "LLMDBText", "LLMDBWasm", "LLMDBDocuments", "LLMDBQuery", "LLMDBMemory"],
             swiftSettings: strictSettings
         ),
 
@@ -114,7 +124,9 @@ let package = Package(
         .systemLibrary(name: "CLLMDBABI", path: "include"),
         .target(
             name: "LLMDBEmbedded",
-            dependencies: ["CLLMDBABI", "LLMDB", "LLMDBWasm", "LLMDBQuery", "LLMDBMemory", "LLMDBService"],
+            dependencies: [
+                "CLLMDBABI", "LLMDB", "LLMDBDocuments", "LLMDBWasm", "LLMDBQuery", "LLMDBMemory", "LLMDBService",
+            ],
             swiftSettings: strictSettings,
             linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libllmdb.so"])]
         ),
@@ -198,7 +210,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LLMDBMemoryTests",
-            dependencies: ["LLMDBMemory", "LLMDB"],
+            dependencies: ["LLMDBMemory", "LLMDBText", "LLMDB"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -31,6 +31,11 @@ public final class Database: Sendable {
         /// `WasmRuntime`). Without one, writes that a hook or an index covers fail with
         /// ``LLMDBError/Code/codeUnavailable``.
         public var codeRunner: (any CodeRunner)? = nil
+        /// The index kinds this database maintains, besides the code runner's
+        /// (``CodeRunner/indexKinds``); façades register theirs on first use too
+        /// (``Database/register(_:)``). A write that an index of a kind not registered covers
+        /// fails with ``LLMDBError/Code/codeUnavailable``.
+        public var indexKinds: [any IndexKind] = []
         public init() {}
     }
 
@@ -39,17 +44,21 @@ public final class Database: Sendable {
     static let formatMagic: [UInt8] = Array("LLMDB".utf8) + [0]
     static let formatKey: [UInt8] = Array("_meta/format".utf8)
     static let tableNames = ["facts", "txlog", "txtime", "meta"]
-    /// Custom index data (added after format 1's first release: created on a writable open).
-    static let indexTableName = "index"
+    /// Index data of the first index kinds (added after format 1's first release: created on
+    /// a writable open).
+    static let indexTableName = IndexKinds.sharedTable
 
     public let path: String
     public let options: Options
     let env: Environment
-    let facts: Table
+    package let facts: Table
     let txlog: Table
     let txtime: Table
     let meta: Table
-    let index: Table?
+    /// The shared index table; nil only in a read-only database created before indexes existed.
+    package let index: Table?
+    /// The index kinds registered, and the tables they own.
+    let indexKinds: IndexKinds
     let clock: any TransactionClock
     let writer: Writer
 
@@ -109,8 +118,10 @@ public final class Database: Sendable {
         } catch {
             throw LLMDBError.storage(error, "cannot open the index table of \(path)")
         }
+        self.indexKinds = IndexKinds(tables: index.map { [Self.indexTableName: $0] } ?? [:])
         self.writer = Writer()
         self.fileID = Self.fileID(path)
+        for kind in (options.codeRunner?.indexKinds ?? []) + options.indexKinds { try register(kind) }
         if let fileID { Self.openFiles.withLock { $0[fileID, default: 0] += 1 } }
         if !options.readOnly { writer.start(self) }
     }

@@ -25,6 +25,10 @@ public struct VerifyReport: Sendable {
     public var entries = 0
     public var keys = 0
     public var transactions = 0
+    /// Indexes checked against the facts by their kind (``IndexKind/verify(_:_:)``).
+    public var indexesChecked = 0
+    /// Indexes whose kind is not registered with this database, so not checked.
+    public var indexesUnchecked: [String] = []
     /// Each problem found, in words (no keys or values).
     public var problems: [String] = []
     public var ok: Bool { problems.isEmpty }
@@ -152,6 +156,25 @@ extension Database {
             if badTags > 0 { report.problems.append("\(badTags) values have an unknown type tag") }
             if badPayloads > 0 { report.problems.append("\(badPayloads) values do not decode as their type says") }
             if orphans > 0 { report.problems.append("\(orphans) entries name a transaction that is not in the log") }
+            // Derived data: each index, by its kind, against the facts.
+            let kinds = indexKinds.current
+            for f in try s.scan(prefix: LiveExtensions.indexPrefix) {
+                guard let v = f.value else { continue }
+                let name = String(
+                    decoding: f.key.bytes.dropFirst(LiveExtensions.indexPrefix.bytes.count),
+                    as: UTF8.self
+                )
+                guard let def = ExtensionDefinition.decode(kind: .index, name: name, value: v) else {
+                    report.problems.append("the index definition '\(name)' is malformed")
+                    continue
+                }
+                guard let kind = kinds.kind(of: def) else {
+                    report.indexesUnchecked.append(def.name)
+                    continue
+                }
+                report.indexesChecked += 1
+                report.problems += try kind.verify(def, s)
+            }
             return report
         }
     }

@@ -42,11 +42,15 @@ func codeJSON(_ c: CodeInfo) -> JSONValue {
 }
 
 func definitionJSON(_ d: ExtensionDefinition) -> JSONValue {
-    object([
-        ("name", .string(d.name)), ("module", .string(d.moduleName)), ("sha256", .string(d.module)),
+    var members: [(String, JSONValue)] = [("name", .string(d.name))]
+    if d.kind == .index { members.append(("kind", .string(d.indexKind))) }
+    members += [
+        ("module", .string(d.moduleName)), ("sha256", .string(d.module)),
         ("function", .string(d.function)), ("partition", .int(Int64(d.scope.partition))),
         ("prefix", .string(String(decoding: d.scope.prefix, as: UTF8.self))),
-    ])
+    ]
+    if !d.settings.isEmpty { members.append(("settings", .object(d.settings))) }
+    return object(members)
 }
 
 struct Code: ParsableCommand {
@@ -364,7 +368,11 @@ func printDefinitions(_ list: [ExtensionDefinition], json: Bool, none: String) {
         return
     }
     if list.isEmpty { print(none) }
-    for d in list { print("\(d.name)\t\(d.moduleName).\(d.function)\t\(d.scope)") }
+    for d in list {
+        // An index of a kind that runs no module shows its kind (json_path, full_text, ...).
+        let what = d.kind == .index && d.module.isEmpty ? d.indexKind : "\(d.moduleName).\(d.function)"
+        print("\(d.name)\t\(what)\t\(d.scope)")
+    }
 }
 
 func printFacts(_ facts: [Fact], json: Bool) throws {

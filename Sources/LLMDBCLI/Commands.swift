@@ -497,7 +497,8 @@ struct Backup: ParsableCommand {
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check the whole file: keys, values, the transaction log and its index. Exits 1 on any problem."
+        abstract:
+            "Check the whole file: keys, values, the transaction log and its index, and each index against the facts. Exits 1 on any problem."
     )
     @OptionGroup var db: DatabaseOptions
     func run() throws {
@@ -507,11 +508,15 @@ struct Verify: ParsableCommand {
             printJSON(
                 object([
                     ("ok", .bool(r.ok)), ("entries", .int(Int64(r.entries))), ("keys", .int(Int64(r.keys))),
-                    ("transactions", .int(Int64(r.transactions))), ("problems", .array(r.problems.map { .string($0) })),
+                    ("transactions", .int(Int64(r.transactions))), ("indexes_checked", .int(Int64(r.indexesChecked))),
+                    ("indexes_unchecked", .array(r.indexesUnchecked.map { .string($0) })),
+                    ("problems", .array(r.problems.map { .string($0) })),
                 ])
             )
         } else {
             print("\(r.ok ? "ok" : "PROBLEMS"): \(r.entries) entries, \(r.keys) keys, \(r.transactions) transactions")
+            if r.indexesChecked > 0 { print("  \(r.indexesChecked) indexes match the facts") }
+            for name in r.indexesUnchecked { print("  - index '\(name)' not checked: its kind is not registered") }
             for p in r.problems { print("  - \(p)") }
         }
         if !r.ok { throw ExitCode(1) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import LLMDB
+import LLMDBDocuments
 import LLMDBStorage
 import LLMDBWasm
 
@@ -42,6 +43,7 @@ struct DatabaseOptions: ParsableArguments {
         o.maxMapSize = bytes
         o.mapSize = min(o.mapSize, o.maxMapSize)
         o.codeRunner = WasmRuntime(limits: try wasmLimitsFromEnvironment())
+        o.indexKinds = Database.Options.builtInIndexKinds
         let result = Result { () throws(LLMDBError) -> Database in try Database.open(path: path, options: o) }
         if case .failure(let error) = result, error.code == .invalidArgument, !create {
             throw CLIError(

@@ -275,10 +275,10 @@ struct DocIndex: ParsableCommand {
         guard let path else {
             let list = try coll.open(try db.open(readOnly: true)).indexes()
             if db.json {
-                printJSON(.array(list.map { .string($0.jsonPath ?? $0.name) }))
+                printJSON(.array(list.map { .string($0.string(setting: "json_path") ?? $0.name) }))
             } else {
                 if list.isEmpty { print("no indexes") }
-                for d in list { print("\(d.jsonPath ?? "")\t\(d.name)") }
+                for d in list { print("\(d.string(setting: "json_path") ?? "")\t\(d.name)") }
             }
             return
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import LLMDB
+import LLMDBDocuments
 import LLMDBServer
 import LLMDBService
 import LLMDBWasm
@@ -281,6 +282,7 @@ func openServed(path: String, sync: SyncPolicy = .full) throws -> Database {
     o.sync = sync
     o.create = true
     o.codeRunner = WasmRuntime(limits: try wasmLimitsFromEnvironment())
+    o.indexKinds = Database.Options.builtInIndexKinds
     do { return try Database.open(path: path, options: o) } catch {
         throw CLIError("cannot open the database at \(path): \(error.message)")
     }

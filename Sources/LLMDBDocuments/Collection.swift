@@ -71,6 +71,7 @@ public struct Collection: Sendable {
     static let versionMember = "_v"
 
     init(db: Database, name: String, partition: PartitionID) throws(LLMDBError) {
+        try db.registerDocumentIndexKinds()
         let ok =
             !name.isEmpty && name.count <= 64
             && name.unicodeScalars.allSatisfy { c in
@@ -412,7 +413,7 @@ public struct Collection: Sendable {
             if let p = try migrationStatus(), p.state != .done { return .scan }
         }
         for def in try indexes() {
-            guard let path = def.jsonPath, !def.fullText else { continue }
+            guard let path = JSONPathIndex.path(def) else { continue }
             if let values = filter.requiredValues(for: path), values.allSatisfy({ JSONIndexKey.key($0) != nil }) {
                 return .index(def, path: path, values: values)
             }
@@ -453,13 +454,13 @@ public struct Collection: Sendable {
 
     var indexPrefix: String { "doc." + name + "." }
 
-    /// The JSON-path indexes of this collection.
+    /// The indexes of this collection (JSON-path, and its full-text index).
     public func indexes() throws -> [ExtensionDefinition] {
         try db.read { s in try s.scan(prefix: Key("_meta/index/" + indexPrefix, partition: Key.systemPartition)) }
             .compactMap { f in
                 guard let v = f.value else { return nil }
                 let name = String(decoding: f.key.bytes.dropFirst("_meta/index/".utf8.count), as: UTF8.self)
-                return ExtensionDefinition.decode(kind: .index, name: name, value: v)
+                return ExtensionDefinition.decode(kind: .index, name: name, value: v).map(db.resolvingKind)
             }
             .filter { $0.scope.partition == partition }
     }
@@ -470,14 +471,10 @@ public struct Collection: Sendable {
     @discardableResult
     public func createIndex(on path: String) throws -> ExtensionDefinition {
         try Filter.checkPath(path, "index path")
-        let def = ExtensionDefinition(
-            kind: .index,
-            name: indexPrefix + path,
-            module: "",
-            moduleName: "",
-            function: "",
+        let def = JSONPathIndex.definition(
+            indexPrefix + path,
             scope: KeyScope(partition: partition, prefix: Array((name + "/").utf8)),
-            jsonPath: path
+            path: path
         )
         guard def.name.utf8.count <= 120 else {
             throw LLMDBError(.invalidArgument, "the index name '\(def.name)' is too long (at most 120 bytes)")
@@ -489,7 +486,7 @@ public struct Collection: Sendable {
     /// Removes the index on `path` and its data.
     @discardableResult
     public func dropIndex(on path: String) throws -> Commit {
-        guard try indexes().contains(where: { $0.jsonPath == path && !$0.fullText }) else {
+        guard try indexes().contains(where: { JSONPathIndex.path($0) == path }) else {
             throw LLMDBError(.notFound, "no index on '\(path)' in '\(name)'")
         }
         return try db.write { try $0.deleteSystem(.index(indexPrefix + path)) }

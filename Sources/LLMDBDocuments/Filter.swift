@@ -161,7 +161,7 @@ public indirect enum Filter: Sendable, Hashable {
     }
 
     static func values(_ doc: JSONValue, _ path: FieldPath) -> [JSONValue] {
-        var out = JSONIndexKey.values(doc, path: path.segments[...])
+        var out = doc.values(atPath: path.segments[...])
         // The array itself also counts (so {"tags": ["a","b"]} matches an equal array).
         if let whole = JSONPath.value(doc, path), case .array = whole { out.append(whole) }
         return out

@@ -1,4 +1,5 @@
 public import LLMDB
+import LLMDBText
 
 /// A document found by a full-text search, with its BM25 score.
 public struct TextMatch: Sendable {
@@ -16,15 +17,10 @@ extension Collection {
     @discardableResult
     public func createTextIndex(path: String? = nil) throws -> ExtensionDefinition {
         if let path { try Filter.checkPath(path, "text index path") }
-        let def = ExtensionDefinition(
-            kind: .index,
-            name: textIndexName,
-            module: "",
-            moduleName: "",
-            function: "",
+        let def = FullTextIndex.definition(
+            textIndexName,
             scope: KeyScope(partition: partition, prefix: Array((name + "/").utf8)),
-            jsonPath: path,
-            fullText: true
+            path: path
         )
         guard def.name.utf8.count <= 120 else {
             throw LLMDBError(.invalidArgument, "the index name '\(def.name)' is too long (at most 120 bytes)")
@@ -36,7 +32,7 @@ extension Collection {
     /// Removes the full-text index and its data.
     @discardableResult
     public func dropTextIndex() throws -> Commit {
-        guard try indexes().contains(where: { $0.fullText }) else {
+        guard try indexes().contains(where: { FullTextIndex.matches($0) }) else {
             throw LLMDBError(.notFound, "'\(name)' has no text index")
         }
         return try db.write { try $0.deleteSystem(.index(textIndexName)) }
@@ -51,7 +47,7 @@ extension Collection {
         tx: TxSelector = .latest
     ) throws -> [TextMatch] {
         guard limit > 0 else { throw LLMDBError(.invalidQuery, "the limit must be positive") }
-        guard try indexes().contains(where: { $0.fullText }) else {
+        guard try indexes().contains(where: { FullTextIndex.matches($0) }) else {
             throw LLMDBError(.notFound, "'\(name)' has no text index; create one first (PUT …/text-index)")
         }
         let prefix = name + "/"

@@ -1,6 +1,7 @@
 public import CLLMDBABI
 import Glibc
 import LLMDB
+import LLMDBDocuments
 import LLMDBMemory
 import LLMDBQuery
 import LLMDBService
@@ -76,6 +77,7 @@ public func abiOpen(
             o.maxMapSize = Int(given.max_map_size)
         }
         o.codeRunner = WasmRuntime.shared
+        o.indexKinds = Database.Options.builtInIndexKinds
         _ = forkHandler
         let shared = try OpenFiles.open(path: path, options: o)
         out.pointee = Handles.add(.database(DatabaseHandle(shared, readOnly: o.readOnly)))

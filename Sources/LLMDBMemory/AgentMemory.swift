@@ -1,4 +1,5 @@
 public import LLMDB
+import LLMDBText
 import Synchronization
 
 /// An agent's memory: bitemporal records under the namespaces of the seed
@@ -63,19 +64,15 @@ public final class AgentMemory: Sendable {
 
     /// Defines the full-text index of `partition`'s memories once (it indexes `content`).
     public func ensureIndex(partition: PartitionID) throws {
+        try db.registerIfAbsent(FullTextIndex())
         if indexed.withLock({ $0.contains(partition) }) { return }
         let name = Self.indexName(partition)
         let exists = try db.read { s in try s.get(.index(name)) != nil }
         if !exists {
-            let def = ExtensionDefinition(
-                kind: .index,
-                name: name,
-                module: "",
-                moduleName: "",
-                function: "",
+            let def = FullTextIndex.definition(
+                name,
                 scope: KeyScope(partition: partition, prefix: "agent:"),
-                jsonPath: "content",
-                fullText: true
+                path: "content"
             )
             try db.write { try $0.putSystem(def.key, def.encoded()) }
         }

@@ -337,7 +337,7 @@ public final class Service: Sendable {
         let c = try collection(a, p, .admin)
         let def = try c.createTextIndex(path: try a.string("path"))
         return .object([
-            JSONMember("index", .string(def.name)), JSONMember("path", def.jsonPath.map { .string($0) } ?? .null),
+            JSONMember("index", .string(def.name)), JSONMember("path", def[setting: "json_path"] ?? .null),
         ])
     }
 

@@ -61,24 +61,18 @@ func borrowed(_ val: MDB_val) -> BorrowedBytes {
 
     /// Stores `value` under `key`, replacing what was there.
     public func put(_ table: Table, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(LMDBError) {
-        try faults.check(.put)
-        unsafe try withVal(key) { (k: inout MDB_val) throws(LMDBError) in
-            unsafe try withVal(value) { (v: inout MDB_val) throws(LMDBError) in
-                try check(unsafe mdb_put(txn, table.dbi, &k, &v, 0), "mdb_put")
-            }
-        }
+        unsafe try putValue(txn!, faults, table, key, value)
     }
 
     /// Removes `key`; returns false when it was not there.
     @discardableResult
     public func delete(_ table: Table, _ key: UnsafeRawBufferPointer) throws(LMDBError) -> Bool {
-        unsafe try withVal(key) { (k: inout MDB_val) throws(LMDBError) -> Bool in
-            let rc = unsafe mdb_del(txn, table.dbi, &k, nil)
-            if rc == MDB_NOTFOUND { return false }
-            try check(rc, "mdb_del")
-            return true
-        }
+        unsafe try deleteValue(txn!, table, key)
     }
+
+    /// This transaction lent to code that may read and write in it but neither commit nor
+    /// abort it (the writer lends it to index kinds, through `IndexRows`).
+    public var lent: LentTransaction { unsafe LentTransaction(txn: txn!, faults: faults) }
 
     /// Opens a cursor over `table`; it lives no longer than this transaction.
     public func cursor(_ table: Table) throws(LMDBError) -> Cursor {
@@ -122,6 +116,64 @@ func borrowed(_ val: MDB_val) -> BorrowedBytes {
     public consuming func abort() {
         if let t = unsafe txn { unsafe mdb_txn_abort(t) }
         unsafe txn = nil
+    }
+}
+
+/// A write transaction lent by its owner (``WriteTransaction/lent``): reads and writes,
+/// no commit or abort. Valid only while the owner's transaction is; never keep one.
+@safe public struct LentTransaction {
+    let txn: OpaquePointer
+    let faults: Faults
+
+    init(txn: OpaquePointer, faults: Faults) {
+        unsafe self.txn = unsafe txn
+        self.faults = faults
+    }
+
+    /// The value stored under `key`; valid until the next update in this transaction.
+    public func get(_ table: Table, _ key: UnsafeRawBufferPointer) throws(LMDBError) -> BorrowedBytes? {
+        unsafe try getValue(txn, table, key)
+    }
+
+    /// Stores `value` under `key`, replacing what was there.
+    public func put(_ table: Table, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(LMDBError) {
+        unsafe try putValue(txn, faults, table, key, value)
+    }
+
+    /// Removes `key`; returns false when it was not there.
+    @discardableResult
+    public func delete(_ table: Table, _ key: UnsafeRawBufferPointer) throws(LMDBError) -> Bool {
+        unsafe try deleteValue(txn, table, key)
+    }
+
+    /// Opens a cursor over `table`; it lives no longer than the transaction.
+    public func cursor(_ table: Table) throws(LMDBError) -> Cursor {
+        unsafe try Cursor(txn: txn, table: table)
+    }
+}
+
+private func putValue(
+    _ txn: OpaquePointer,
+    _ faults: Faults,
+    _ table: Table,
+    _ key: UnsafeRawBufferPointer,
+    _ value: UnsafeRawBufferPointer
+) throws(LMDBError) {
+    try faults.check(.put)
+    unsafe try withVal(key) { (k: inout MDB_val) throws(LMDBError) in
+        unsafe try withVal(value) { (v: inout MDB_val) throws(LMDBError) in
+            try check(unsafe mdb_put(txn, table.dbi, &k, &v, 0), "mdb_put")
+        }
+    }
+}
+
+private func deleteValue(_ txn: OpaquePointer, _ table: Table, _ key: UnsafeRawBufferPointer) throws(LMDBError) -> Bool
+{
+    unsafe try withVal(key) { (k: inout MDB_val) throws(LMDBError) -> Bool in
+        let rc = unsafe mdb_del(txn, table.dbi, &k, nil)
+        if rc == MDB_NOTFOUND { return false }
+        try check(rc, "mdb_del")
+        return true
     }
 }
 

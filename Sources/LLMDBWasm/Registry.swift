@@ -223,7 +223,7 @@ extension Database {
         return facts.compactMap { f in
             guard let v = f.value else { return nil }
             let name = String(decoding: f.key.bytes.dropFirst(prefix.bytes.count), as: UTF8.self)
-            return ExtensionDefinition.decode(kind: kind, name: name, value: v)
+            return ExtensionDefinition.decode(kind: kind, name: name, value: v).map(resolvingKind)
         }
     }
 
@@ -269,7 +269,8 @@ extension Database {
             module: code.meta.sha256,
             moduleName: code.meta.name,
             function: fname,
-            scope: scope
+            scope: scope,
+            indexKind: kind == .index ? WasmIndex.kindName : ""
         )
         try write { try $0.putSystem(def.key, def.encoded()) }
         return def

@@ -29,6 +29,9 @@ public final class WasmRuntime: CodeRunner, @unchecked Sendable {
 
     public func session() -> any CodeSession { WasmSession(runtime: self) }
 
+    /// The kind of the `custom_index` indexes (``WasmIndex``), registered with the runtime.
+    public var indexKinds: [any IndexKind] { [WasmIndex(runtime: self)] }
+
     /// The compiled module of a stored code record, verified against its sha256 on first use.
     func compiled(record: [UInt8], sha256: String) throws(LLMDBError) -> CompiledModule {
         if let hit = cache.withLock({ $0[sha256] }) { return hit }

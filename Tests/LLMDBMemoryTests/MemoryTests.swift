@@ -1,6 +1,7 @@
 import Foundation
 import LLMDB
 import LLMDBMemory
+import LLMDBText
 import Testing
 
 final class MemDB: @unchecked Sendable {

@@ -24,6 +24,7 @@ struct IndexFormatTests {
         var o = Database.Options()
         o.sync = .none
         o.codeRunner = WasmRuntime()
+        o.indexKinds = Database.Options.builtInIndexKinds
         return (try Database.open(path: path, options: o), dir)
     }
 
@@ -48,6 +49,8 @@ struct IndexFormatTests {
             db.close()
             try? FileManager.default.removeItem(atPath: dir)
         }
+        // Definitions without a kind, each claimed by its kind.
+        #expect(try db.indexes().map(\.indexKind) == ["wasm", "full_text", "json_path", "full_text"])
         let notes = try db.collection("notes")
         #expect(try search(notes, "quick fox", tx: 7) == ["n1 2.5574043016026784"])
         #expect(try search(notes, "brown", tx: 7) == ["n3 0.7361701090084937"])

@@ -1,17 +1,6 @@
 import LLMDBStorage
 
-/// Hooks and custom indexes inside the writer's transaction.
-///
-/// Index storage, in the `index` table (see docs/storage-format.md):
-/// - posting `[0x01][escaped name][00 00][escaped index key][00 00][partition][escaped user key][00 00]`
-///   → the smallest tx of an entry that emitted the index key (u64 BE);
-/// - entry record `[0x02][escaped name][00 00][the entry's facts key]` → the index keys the
-///   entry emitted (`[u32 BE length][bytes]` each).
-///
-/// A lookup of index key I as of (V, T) takes the postings of I with tx ≤ T as candidates,
-/// reads each candidate key as of (V, T), and keeps it when the entry in effect emitted I.
-/// The answer is therefore exactly the keys whose value as of (V, T) emits I: the index is
-/// bitemporal without storing a second copy of the time semantics.
+/// The hooks and indexes in effect in the writer's transaction.
 struct LiveExtensions {
     var hooks: [ExtensionDefinition] = []
     var indexes: [ExtensionDefinition] = []
@@ -123,11 +112,23 @@ struct CodeWork: ~Copyable {
     }
 }
 
-enum IndexStore {
-    static let postingTag: UInt8 = 0x01
-    static let entryTag: UInt8 = 0x02
+/// Bitemporal postings for index kinds whose rows are index keys per stored entry (JSON-path,
+/// full-text and WebAssembly indexes), in their kind's table (see docs/storage-format.md):
+/// - posting `[0x01][escaped name][00 00][escaped index key][00 00][partition][escaped user key][00 00]`
+///   → the smallest tx of an entry that emitted the index key (u64 BE), then the kind's bytes;
+/// - entry record `[0x02][escaped name][00 00][the entry's facts key]` → the index keys the
+///   entry emitted (`[u32 BE length][bytes]` each).
+///
+/// A lookup of index key I as of (V, T) (``Snapshot/lookup(index:key:limit:)``) takes the
+/// postings of I with tx ≤ T as candidates, reads each candidate key as of (V, T), and keeps
+/// it when the entry in effect emitted I. The answer is therefore exactly the keys whose
+/// value as of (V, T) emits I: the index is bitemporal without a second copy of the time
+/// semantics. Tags 0x01 and 0x02 are this layout's; a kind that uses it may add others.
+package enum IndexStore {
+    package static let postingTag: UInt8 = 0x01
+    package static let entryTag: UInt8 = 0x02
 
-    static func escaped(_ bytes: some Sequence<UInt8>, into out: inout [UInt8]) {
+    package static func escaped(_ bytes: some Sequence<UInt8>, into out: inout [UInt8]) {
         for b in bytes {
             out.append(b)
             if b == 0 { out.append(0xFF) }
@@ -137,14 +138,14 @@ enum IndexStore {
     }
 
     /// `[tag][escaped name][00 00]`.
-    static func namePrefix(_ tag: UInt8, _ name: String) -> [UInt8] {
+    package static func namePrefix(_ tag: UInt8, _ name: String) -> [UInt8] {
         var out: [UInt8] = [tag]
         escaped(name.utf8, into: &out)
         return out
     }
 
     /// `[0x01][name][index key]`: the postings of one index key.
-    static func postingPrefix(_ name: String, _ indexKey: [UInt8]) -> [UInt8] {
+    package static func postingPrefix(_ name: String, _ indexKey: [UInt8]) -> [UInt8] {
         var out = namePrefix(postingTag, name)
         escaped(indexKey, into: &out)
         return out
@@ -159,7 +160,7 @@ enum IndexStore {
         return out
     }
 
-    static func decodeKeys(_ p: UnsafeRawBufferPointer) -> [[UInt8]] {
+    package static func decodeKeys(_ p: UnsafeRawBufferPointer) -> [[UInt8]] {
         var out: [[UInt8]] = []
         var i = 0
         while i + 4 <= p.count {
@@ -172,7 +173,7 @@ enum IndexStore {
         return out
     }
 
-    static func contains(_ p: UnsafeRawBufferPointer, _ key: UnsafeRawBufferPointer) -> Bool {
+    package static func contains(_ p: UnsafeRawBufferPointer, _ key: UnsafeRawBufferPointer) -> Bool {
         var i = 0
         while i + 4 <= p.count {
             let n = Int(UInt32(bigEndian: p.loadUnaligned(fromByteOffset: i, as: UInt32.self)))
@@ -187,28 +188,29 @@ enum IndexStore {
     }
 
     /// Records the index keys of written entries: for each entry, its record (replacing an
-    /// earlier one at the same entry key) and a posting per key.
+    /// earlier one at the same entry key) and a posting per key. Tombstones emit no keys but
+    /// still replace an earlier record at the same entry key.
     /// `extra`, when given, returns bytes appended to the posting value of an entry's index
     /// key (by entry and key position): full-text indexes keep the writer's term count there.
-    static func write(
-        _ index: ExtensionDefinition,
+    package static func write(
         entries: [IndexedEntry],
         keys: [[[UInt8]]],
-        _ txn: borrowing WriteTransaction,
-        _ table: Table,
+        _ rows: borrowing IndexRows,
         extra: ((Int, Int) -> [UInt8])? = nil
     ) throws {
+        let name = rows.definition.name
         guard keys.count == entries.count else {
             throw LLMDBError(
                 .codeFailed,
-                "index '\(index.name)': the code returned keys for \(keys.count) of \(entries.count) records"
+                "index '\(name)': the code returned keys for \(keys.count) of \(entries.count) records"
             )
         }
-        let entryPrefix = namePrefix(entryTag, index.name)
+        let entryPrefix = rows.prefix(entryTag)
+        let postingNamePrefix = rows.prefix(postingTag)
         for (entryIndex, (entry, emitted)) in zip(entries, keys).enumerated() {
             let recordKey = entryPrefix + EntryKey.encode(entry.key, validFrom: entry.validFrom, tx: entry.txID)
             if recordKey.count <= Key.lmdbKeyLimit {
-                _ = try recordKey.withUnsafeBytes { try txn.delete(table, $0) }
+                try rows.delete(recordKey)
             }
             if emitted.isEmpty { continue }
             var longest = 0
@@ -221,47 +223,92 @@ enum IndexStore {
             if recordKey.count > Key.lmdbKeyLimit || postingLength > Key.lmdbKeyLimit {
                 throw LLMDBError(
                     .keyTooLong,
-                    "index '\(index.name)' cannot store the key '\(entry.key)' (\(entry.key.bytes.count) bytes) with its index key (\(longest) bytes): together with the index name they exceed LMDB's \(Key.lmdbKeyLimit)-byte key limit; nothing was written"
+                    "index '\(name)' cannot store the key '\(entry.key)' (\(entry.key.bytes.count) bytes) with its index key (\(longest) bytes): together with the index name they exceed LMDB's \(Key.lmdbKeyLimit)-byte key limit; nothing was written"
                 )
             }
-            try Apply.put(txn, table, recordKey, encodeKeys(emitted))
+            try rows.put(recordKey, encodeKeys(emitted))
             let keyPart = EntryKey.keyPrefix(entry.key)
             var done: Set<[UInt8]> = []
             for (keyIndex, k) in emitted.enumerated() where done.insert(k).inserted {
-                let posting = postingPrefix(index.name, k) + keyPart
+                var posting = postingNamePrefix
+                escaped(k, into: &posting)
+                posting += keyPart
                 var tx = entry.txID
-                if let old = try posting.withUnsafeBytes({ try txn.get(table, $0) }), old.count >= 8 {
+                if let old = try rows.get(posting), old.count >= 8 {
                     tx = min(tx, EntryKey.readU64(old, at: 0))
                 }
                 var v: [UInt8] = []
                 EntryKey.appendU64(tx, to: &v)
                 if let extra { v += extra(entryIndex, keyIndex) }
-                try Apply.put(txn, table, posting, v)
+                try rows.put(posting, v)
             }
         }
     }
 
-    /// Removes an index's data for one key (erase), or all of it (`key` nil: dropped index).
-    static func remove(_ name: String, key: Key?, _ txn: borrowing WriteTransaction, _ table: Table) throws {
-        let entryPrefix = namePrefix(entryTag, name) + (key.map(EntryKey.keyPrefix) ?? [])
-        let c = try txn.cursor(table)
+    /// Removes an index's entry records and postings of one key (erase).
+    package static func remove(key: Key, _ rows: borrowing IndexRows) throws {
+        let part = EntryKey.keyPrefix(key)
+        let entryPrefix = rows.prefix(entryTag) + part
+        let c = try rows.cursor()
         var postings: [[UInt8]] = []
-        while let e = try entryPrefix.withUnsafeBytes({ try c.seek(atLeast: $0) }),
-            EntryKey.hasPrefix(e.key, entryPrefix)
-        {
-            if let key {
-                let part = EntryKey.keyPrefix(key)
-                for k in decodeKeys(e.value) { postings.append(postingPrefix(name, k) + part) }
+        let postingNamePrefix = rows.prefix(postingTag)
+        while let e = try c.seek(atLeast: entryPrefix), EntryKey.hasPrefix(e.key, entryPrefix) {
+            for k in decodeKeys(e.value) {
+                var p = postingNamePrefix
+                escaped(k, into: &p)
+                postings.append(p + part)
             }
             try c.deleteCurrent()
         }
-        if key == nil { postings = [] }
-        for p in postings { _ = try p.withUnsafeBytes { try txn.delete(table, $0) } }
-        if key == nil {
-            let all = namePrefix(postingTag, name)
-            while let e = try all.withUnsafeBytes({ try c.seek(atLeast: $0) }), EntryKey.hasPrefix(e.key, all) {
-                try c.deleteCurrent()
+        for p in postings { try rows.delete(p) }
+    }
+
+    /// The problems of an index of this layout against the facts as of `snapshot`: every
+    /// stored entry in its scope must have the record `keys` gives it (none when it gives no
+    /// keys), with a posting per key whose tx is at most the entry's.
+    package static func verify(
+        _ definition: ExtensionDefinition,
+        _ snapshot: borrowing Snapshot,
+        keys: ([IndexedEntry]) throws -> [[[UInt8]]]
+    ) throws -> [String] {
+        guard let table = snapshot.db.indexKinds.current.tables[IndexKinds.sharedTable] else { return [] }
+        var problems: [String] = []
+        let name = definition.name
+        let entryPrefix = namePrefix(entryTag, name)
+        let start = EntryKey.prefix(Key(definition.scope.prefix, partition: definition.scope.partition))
+        let c = try snapshot.tx.cursor(snapshot.db.facts)
+        var page: [IndexedEntry] = []
+        func check() throws {
+            guard !page.isEmpty else { return }
+            let want = try keys(page)
+            for (entry, emitted) in zip(page, want) {
+                let recordKey = entryPrefix + EntryKey.encode(entry.key, validFrom: entry.validFrom, tx: entry.txID)
+                let record = try recordKey.withUnsafeBytes { try snapshot.tx.get(table, $0) }.map { decodeKeys($0) }
+                if (record ?? []) != (emitted.isEmpty ? [] : emitted) {
+                    problems.append(
+                        "index '\(name)': the entry of '\(entry.key)' at tx \(entry.txID) has \(record.map { "\($0.count)" } ?? "no") index keys recorded; its value gives \(emitted.count)"
+                    )
+                }
+                for k in emitted {
+                    let posting = postingPrefix(name, k) + EntryKey.keyPrefix(entry.key)
+                    let v = try posting.withUnsafeBytes { try snapshot.tx.get(table, $0) }
+                    if v == nil || v!.count < 8 || EntryKey.readU64(v!, at: 0) > entry.txID {
+                        problems.append("index '\(name)': a posting of '\(entry.key)' (tx \(entry.txID)) is missing")
+                    }
+                }
+                if problems.count >= 100 { return }
             }
+            page.removeAll(keepingCapacity: true)
         }
+        var e = try start.withUnsafeBytes { try c.seek(atLeast: $0) }
+        while let entry = e, EntryKey.hasPrefix(entry.key, start), problems.count < 100 {
+            if entry.value.first != ValueTag.tombstone.rawValue, let d = EntryKey.decode(entry.key) {
+                page.append(IndexedEntry(key: d.key, validFrom: d.validFrom, txID: d.tx, stored: Array(entry.value)))
+            }
+            e = try c.next()
+            if page.count == 1024 { try check() }
+        }
+        try check()
+        return problems
     }
 }

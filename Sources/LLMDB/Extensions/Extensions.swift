@@ -40,8 +40,10 @@ public struct KeyScope: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A transaction hook or a custom index, as stored at `_meta/hook/{name}` or
-/// `_meta/index/{name}`: which module (by its sha256), which exported function, and which keys.
+/// A transaction hook or an index, as stored at `_meta/hook/{name}` or `_meta/index/{name}`:
+/// which keys it covers and, for hooks and WebAssembly indexes, which module (by its sha256)
+/// and exported function. An index also names its ``indexKind`` (the ``IndexKind`` that
+/// maintains it) and carries that kind's own ``settings``.
 public struct ExtensionDefinition: Hashable, Sendable {
     public enum Kind: String, Hashable, Sendable {
         case hook
@@ -50,27 +52,47 @@ public struct ExtensionDefinition: Hashable, Sendable {
     public let kind: Kind
     public let name: String
     /// The module's sha256 (hex): the code is pinned, not looked up by name at run time.
+    /// Empty for indexes of a kind that runs no module.
     public let module: String
     /// The module's name when the definition was made (for messages).
     public let moduleName: String
     public let function: String
     public let scope: KeyScope
-    /// For an index on a JSON path (built in, no module): the dotted path whose values are
-    /// the index keys (see ``JSONIndexKey``). Module and function are empty then.
-    public let jsonPath: String?
-    /// A built-in full-text (BM25) index: the index keys are the words of the value's
-    /// strings (all of them, or those under `jsonPath`), see ``TextAnalyzer``.
-    public let fullText: Bool
+    /// The ``IndexKind/name`` of the kind that maintains this index; empty for a hook, and
+    /// for an index defined before kinds had names (``isLegacyIndex``), which the kind that
+    /// claims it maintains (``IndexKind/claims(_:)``).
+    public let indexKind: String
+
+    /// An index definition stored before definitions named their kind.
+    public var isLegacyIndex: Bool { kind == .index && indexKind.isEmpty }
+
+    /// This definition with its kind named.
+    public func withIndexKind(_ name: String) -> ExtensionDefinition {
+        ExtensionDefinition(
+            kind: kind,
+            name: self.name,
+            module: module,
+            moduleName: moduleName,
+            function: function,
+            scope: scope,
+            indexKind: name,
+            settings: settings
+        )
+    }
+    /// The kind's own settings (for a JSON-path index, its `json_path`): the definition's
+    /// members other than `kind`, the scope and the module, in their stored order. The kind
+    /// checks them (``IndexKind/validate(_:)``).
+    public let settings: [JSONMember]
 
     public init(
         kind: Kind,
         name: String,
-        module: String,
-        moduleName: String,
-        function: String,
+        module: String = "",
+        moduleName: String = "",
+        function: String = "",
         scope: KeyScope,
-        jsonPath: String? = nil,
-        fullText: Bool = false
+        indexKind: String = "",
+        settings: [JSONMember] = []
     ) {
         self.kind = kind
         self.name = name
@@ -78,25 +100,51 @@ public struct ExtensionDefinition: Hashable, Sendable {
         self.moduleName = moduleName
         self.function = function
         self.scope = scope
-        self.jsonPath = jsonPath
-        self.fullText = fullText
+        self.indexKind = indexKind
+        self.settings = settings
+    }
+
+    /// An index of kind `indexKind` with `settings`, which runs no module.
+    public static func index(
+        _ name: String,
+        kind indexKind: String,
+        scope: KeyScope,
+        settings: [JSONMember] = []
+    ) -> ExtensionDefinition {
+        ExtensionDefinition(kind: .index, name: name, scope: scope, indexKind: indexKind, settings: settings)
+    }
+
+    /// The setting `name`, if present.
+    public subscript(setting name: String) -> JSONValue? {
+        settings.first { $0.key == name }?.value
+    }
+
+    /// The setting `name` when it is a string.
+    public func string(setting name: String) -> String? {
+        if case .string(let s)? = self[setting: name] { return s }
+        return nil
     }
 
     /// The fact key of this definition.
     public var key: Key { kind == .hook ? .hook(name) : .index(name) }
 
+    static let commonMembers: Set<String> = [
+        "kind", "module", "module_name", "function", "partition", "prefix", "prefix_base64",
+    ]
+
     /// The stored form: a JSON object.
     public func encoded() -> Value {
         let prefix: JSONValue =
             if let s = String(validating: scope.prefix, as: UTF8.self) { .string(s) } else { .null }
-        var members: [JSONMember] = [
-            JSONMember("module", .string(module)),
-            JSONMember("module_name", .string(moduleName)),
-            JSONMember("function", .string(function)),
-            JSONMember("partition", .int(Int64(scope.partition))),
-        ]
-        if let jsonPath { members.append(JSONMember("json_path", .string(jsonPath))) }
-        if fullText { members.append(JSONMember("full_text", .bool(true))) }
+        var members: [JSONMember] = []
+        if kind == .index, !indexKind.isEmpty { members.append(JSONMember("kind", .string(indexKind))) }
+        if kind == .hook || !module.isEmpty {
+            members.append(JSONMember("module", .string(module)))
+            members.append(JSONMember("module_name", .string(moduleName)))
+            members.append(JSONMember("function", .string(function)))
+        }
+        members.append(JSONMember("partition", .int(Int64(scope.partition))))
+        members += settings.filter { !Self.commonMembers.contains($0.key) }
         if case .string = prefix {
             members.append(JSONMember("prefix", prefix))
         } else {
@@ -106,11 +154,26 @@ public struct ExtensionDefinition: Hashable, Sendable {
     }
 
     /// Decodes a stored definition; nil when the bytes are not one (a damaged record).
+    /// An index definition stored before kinds had names (no `kind`) decodes with an empty
+    /// ``indexKind``: the registered kind that claims it maintains it.
     public static func decode(kind: Kind, name: String, value: Value) -> ExtensionDefinition? {
-        guard value.tag == .json, let tree = try? JSON.parse(value.payload) else { return nil }
-        guard case .string(let module)? = tree["module"], case .string(let function)? = tree["function"],
-            case .int(let partition)? = tree["partition"], partition >= 0, partition < Int64(Key.systemPartition)
+        guard value.tag == .json, let tree = try? JSON.parse(value.payload), case .object(let all) = tree else {
+            return nil
+        }
+        guard case .int(let partition)? = tree["partition"], partition >= 0, partition < Int64(Key.systemPartition)
         else { return nil }
+        var module = ""
+        var function = ""
+        if case .string(let m)? = tree["module"] { module = m }
+        if case .string(let f)? = tree["function"] { function = f }
+        // Hooks and definitions of before named kinds always name a module and a function.
+        let named: String?
+        switch tree["kind"] {
+        case .string(let k)? where kind == .index && !k.isEmpty: named = k
+        case nil: named = nil
+        default: return nil
+        }
+        if named == nil, tree["module"] == nil || tree["function"] == nil { return nil }
         let prefix: [UInt8]
         if case .string(let p)? = tree["prefix"] {
             prefix = Array(p.utf8)
@@ -121,10 +184,7 @@ public struct ExtensionDefinition: Hashable, Sendable {
         }
         var moduleName = module
         if case .string(let n)? = tree["module_name"] { moduleName = n }
-        var jsonPath: String? = nil
-        if case .string(let p)? = tree["json_path"] { jsonPath = p }
-        var fullText = false
-        if case .bool(true)? = tree["full_text"] { fullText = true }
+        let settings = all.filter { !commonMembers.contains($0.key) }
         return ExtensionDefinition(
             kind: kind,
             name: name,
@@ -132,8 +192,8 @@ public struct ExtensionDefinition: Hashable, Sendable {
             moduleName: moduleName,
             function: function,
             scope: KeyScope(partition: PartitionID(partition), prefix: prefix),
-            jsonPath: jsonPath,
-            fullText: fullText
+            indexKind: named ?? "",
+            settings: settings
         )
     }
 }
@@ -163,16 +223,40 @@ public struct IndexedEntry: Sendable {
     public let txID: TxID
     /// The stored value: its tag byte, then the payload.
     public let stored: [UInt8]
+
+    public init(key: Key, validFrom: Instant, txID: TxID, stored: [UInt8]) {
+        self.key = key
+        self.validFrom = validFrom
+        self.txID = txID
+        self.stored = stored
+    }
+
+    /// A delete's entry (a tombstone): the key has no value from `validFrom`.
+    public var isTombstone: Bool { stored.first == ValueTag.tombstone.rawValue }
+
+    /// The JSON document stored, or nil when the value is not JSON (or is a tombstone).
+    public var json: JSONValue? {
+        guard stored.first == ValueTag.json.rawValue else { return nil }
+        return try? JSON.parse(Array(stored.dropFirst()))
+    }
 }
 
-/// Runs the user code of hooks and indexes inside the writer. The WebAssembly layer
+/// Runs the user code of transaction hooks inside the writer. The WebAssembly layer
 /// implements it; give it to ``Database/Options/codeRunner``. Without one, a write that a
-/// hook or an index covers fails with ``LLMDBError/Code/codeUnavailable``: code is never
-/// silently skipped.
+/// hook covers fails with ``LLMDBError/Code/codeUnavailable``: code is never silently
+/// skipped. A runner may also bring index kinds (``indexKinds``), registered with it.
 public protocol CodeRunner: AnyObject, Sendable {
     /// Starts the code work of one transaction, on the writer thread. The session is
     /// discarded when the transaction's operations have been applied.
     func session() -> any CodeSession
+
+    /// Index kinds that run this runner's code (the WebAssembly layer's `custom_index`
+    /// indexes), registered when the database opens. Default: none.
+    var indexKinds: [any IndexKind] { get }
+}
+
+extension CodeRunner {
+    public var indexKinds: [any IndexKind] { [] }
 }
 
 /// The code work of one transaction. Used by one thread at a time.
@@ -188,74 +272,4 @@ public protocol CodeSession: AnyObject {
         txID: TxID,
         txTime: Instant
     ) throws(LLMDBError)
-
-    /// The index keys of each entry, in the order given (an empty list: no keys).
-    func indexKeys(
-        _ index: ExtensionDefinition,
-        moduleRecord: [UInt8],
-        entries: [IndexedEntry]
-    ) throws(LLMDBError) -> [[[UInt8]]]
-}
-
-/// The index keys of a JSON value at a dotted path, for built-in JSON-path indexes: one
-/// key per scalar found (arrays on the way or at the end are traversed, so an array field
-/// gives one key per element). A key is a type byte and a canonical form, so that `42` and
-/// `42.0` are the same key and `"42"` is another: `s` + UTF-8 for strings, `n` + the
-/// shortest decimal for numbers, `t`/`f` for booleans, `z` for null. Keys longer than
-/// ``maxLength`` are cut: a lookup then returns candidates that the caller filters again.
-public enum JSONIndexKey {
-    public static let maxLength = 128
-
-    /// The key of one scalar; nil for arrays and objects.
-    public static func key(_ v: JSONValue) -> [UInt8]? {
-        var out: [UInt8]
-        switch v {
-        case .null: out = [UInt8(ascii: "z")]
-        case .bool(let b): out = [UInt8(ascii: b ? "t" : "f")]
-        case .int(let n): out = [UInt8(ascii: "n")] + Array(String(n).utf8)
-        case .uint(let n): out = [UInt8(ascii: "n")] + Array(String(n).utf8)
-        case .double(let d):
-            if d == d.rounded(), abs(d) < 9.2e18 {
-                out = [UInt8(ascii: "n")] + Array(String(Int64(d)).utf8)
-            } else {
-                out = [UInt8(ascii: "n")] + Array("\(d)".utf8)
-            }
-        case .string(let s): out = [UInt8(ascii: "s")] + Array(s.utf8)
-        case .binary, .array, .object: return nil
-        }
-        if out.count > maxLength { out = Array(out.prefix(maxLength)) }
-        return out
-    }
-
-    /// The values at `path` (member names) in `doc`, arrays on the way and at the end traversed.
-    public static func values(_ doc: JSONValue, path: ArraySlice<String>) -> [JSONValue] {
-        var out: [JSONValue] = []
-        collect(doc, path, &out)
-        return out
-    }
-
-    static func collect(_ doc: JSONValue, _ path: ArraySlice<String>, _ out: inout [JSONValue]) {
-        guard let first = path.first else {
-            if case .array(let items) = doc { out.append(contentsOf: items) } else { out.append(doc) }
-            return
-        }
-        switch doc {
-        case .object:
-            if let member = doc[first] { collect(member, path.dropFirst(), &out) }
-        case .array(let items):
-            for item in items { collect(item, path, &out) }
-        default:
-            break
-        }
-    }
-
-    /// The distinct keys of `doc` at `path`.
-    public static func keys(_ doc: JSONValue, path: String) -> [[UInt8]] {
-        var seen = Set<[UInt8]>()
-        var out: [[UInt8]] = []
-        for v in values(doc, path: path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)[...]) {
-            if let k = key(v), seen.insert(k).inserted { out.append(k) }
-        }
-        return out
-    }
 }

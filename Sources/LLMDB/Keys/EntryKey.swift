@@ -5,11 +5,11 @@
 /// keys equal to the order of (partition, user key, valid_from, tx_id), and a user-key
 /// prefix a byte prefix. All entries of a key are adjacent, ordered by valid_from then tx.
 /// These rules are the file format: never change them.
-enum EntryKey {
+package enum EntryKey {
     static let terminator: [UInt8] = [0x00, 0x00]
 
     @inline(__always)
-    static func appendU32(_ v: UInt32, to out: inout [UInt8]) {
+    package static func appendU32(_ v: UInt32, to out: inout [UInt8]) {
         out.append(UInt8(truncatingIfNeeded: v >> 24))
         out.append(UInt8(truncatingIfNeeded: v >> 16))
         out.append(UInt8(truncatingIfNeeded: v >> 8))
@@ -17,7 +17,7 @@ enum EntryKey {
     }
 
     @inline(__always)
-    static func appendU64(_ v: UInt64, to out: inout [UInt8]) {
+    package static func appendU64(_ v: UInt64, to out: inout [UInt8]) {
         var s = 56
         while s >= 0 {
             out.append(UInt8(truncatingIfNeeded: v >> UInt64(s)))
@@ -27,14 +27,16 @@ enum EntryKey {
 
     /// Instants sort as unsigned big-endian with the sign bit flipped.
     @inline(__always)
-    static func timeBits(_ t: Instant) -> UInt64 { UInt64(bitPattern: t.microseconds) ^ (1 << 63) }
+    package static func timeBits(_ t: Instant) -> UInt64 { UInt64(bitPattern: t.microseconds) ^ (1 << 63) }
 
     @inline(__always)
-    static func instant(fromBits b: UInt64) -> Instant { Instant(microseconds: Int64(bitPattern: b ^ (1 << 63))) }
+    package static func instant(fromBits b: UInt64) -> Instant {
+        Instant(microseconds: Int64(bitPattern: b ^ (1 << 63)))
+    }
 
     /// `[partition][escaped key]` with no terminator: the byte prefix of every key that
     /// starts with `key.bytes`.
-    static func prefix(_ key: Key) -> [UInt8] {
+    package static func prefix(_ key: Key) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(4 + key.bytes.count + 2)
         appendU32(key.partition, to: &out)
@@ -46,7 +48,7 @@ enum EntryKey {
     }
 
     /// `[partition][escaped key][00 00]`: the prefix of every entry of exactly this key.
-    static func keyPrefix(_ key: Key) -> [UInt8] {
+    package static func keyPrefix(_ key: Key) -> [UInt8] {
         var out = prefix(key)
         out.append(0)
         out.append(0)
@@ -54,7 +56,7 @@ enum EntryKey {
     }
 
     /// A full entry key.
-    static func encode(_ key: Key, validFrom: Instant, tx: TxID) -> [UInt8] {
+    package static func encode(_ key: Key, validFrom: Instant, tx: TxID) -> [UInt8] {
         var out = keyPrefix(key)
         appendU64(timeBits(validFrom), to: &out)
         appendU64(tx, to: &out)
@@ -63,7 +65,7 @@ enum EntryKey {
 
     /// Replaces the trailing 16 bytes of `buffer` (built by ``keyPrefix(_:)`` plus 16) in place.
     @inline(__always)
-    static func setTimes(_ buffer: inout [UInt8], prefixCount: Int, validFrom: Instant, tx: TxID) {
+    package static func setTimes(_ buffer: inout [UInt8], prefixCount: Int, validFrom: Instant, tx: TxID) {
         let vb = timeBits(validFrom)
         buffer.withUnsafeMutableBytes { p in
             p.storeBytes(of: vb.bigEndian, toByteOffset: prefixCount, as: UInt64.self)
@@ -72,33 +74,33 @@ enum EntryKey {
     }
 
     @inline(__always)
-    static func readU64(_ p: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
+    package static func readU64(_ p: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
         UInt64(bigEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 
     /// The (valid_from, tx) of an encoded entry key.
     @inline(__always)
-    static func times(_ encoded: UnsafeRawBufferPointer) -> (validFrom: Instant, tx: TxID) {
+    package static func times(_ encoded: UnsafeRawBufferPointer) -> (validFrom: Instant, tx: TxID) {
         let n = encoded.count
         return (instant(fromBits: readU64(encoded, at: n - 16)), readU64(encoded, at: n - 8))
     }
 
     /// Whether `encoded` is an entry of the key whose ``keyPrefix(_:)`` is `prefix`.
     @inline(__always)
-    static func belongs(_ encoded: UnsafeRawBufferPointer, to prefix: [UInt8]) -> Bool {
+    package static func belongs(_ encoded: UnsafeRawBufferPointer, to prefix: [UInt8]) -> Bool {
         guard encoded.count == prefix.count + 16 else { return false }
         return prefix.withUnsafeBytes { p in memcmpEqual(p, encoded, count: p.count) }
     }
 
     /// Whether `encoded` starts with `prefix`.
     @inline(__always)
-    static func hasPrefix(_ encoded: UnsafeRawBufferPointer, _ prefix: [UInt8]) -> Bool {
+    package static func hasPrefix(_ encoded: UnsafeRawBufferPointer, _ prefix: [UInt8]) -> Bool {
         guard encoded.count >= prefix.count else { return false }
         return prefix.withUnsafeBytes { p in memcmpEqual(p, encoded, count: p.count) }
     }
 
     /// Decodes an entry key. Returns nil when malformed.
-    static func decode(_ encoded: UnsafeRawBufferPointer) -> (key: Key, validFrom: Instant, tx: TxID)? {
+    package static func decode(_ encoded: UnsafeRawBufferPointer) -> (key: Key, validFrom: Instant, tx: TxID)? {
         guard encoded.count >= 4 + 1 + 2 + 16 else { return nil }
         let partition = UInt32(bigEndian: encoded.loadUnaligned(as: UInt32.self))
         var bytes: [UInt8] = []
@@ -125,11 +127,11 @@ enum EntryKey {
 
     /// The length of `[partition][escaped key][00 00]` within an encoded entry key.
     @inline(__always)
-    static func keyPartLength(_ encoded: UnsafeRawBufferPointer) -> Int { encoded.count - 16 }
+    package static func keyPartLength(_ encoded: UnsafeRawBufferPointer) -> Int { encoded.count - 16 }
 }
 
 @inline(__always)
-func memcmpEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, count: Int) -> Bool {
+package func memcmpEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, count: Int) -> Bool {
     guard let pa = a.baseAddress, let pb = b.baseAddress else { return count == 0 }
     return memcmp(pa, pb, count) == 0
 }

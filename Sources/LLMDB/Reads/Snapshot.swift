@@ -1,4 +1,4 @@
-import LLMDBStorage
+package import LLMDBStorage
 
 /// A value borrowed from the database file: valid only inside the closure that received
 /// it. Decode what you need there, or copy it with ``value()``.
@@ -49,9 +49,9 @@ public struct ScanRow {
 /// Obtained inside ``Database/read(validAt:tx:_:)``; it and every byte it hands out are
 /// valid only inside that closure.
 public struct Snapshot: ~Copyable {
-    let tx: ReadTransaction
-    let cursor: Cursor
-    let db: Database
+    package let tx: ReadTransaction
+    package let cursor: Cursor
+    package let db: Database
     /// The valid time reads see.
     public let validTime: Instant
     /// The last transaction reads see (0: before the first transaction, nothing is visible).
@@ -72,7 +72,10 @@ public struct Snapshot: ~Copyable {
         self.db = db
     }
 
-    static func lastTransaction(_ tx: borrowing ReadTransaction, _ db: Database) throws -> (id: TxID, time: Instant) {
+    package static func lastTransaction(
+        _ tx: borrowing ReadTransaction,
+        _ db: Database
+    ) throws -> (id: TxID, time: Instant) {
         let c = try tx.cursor(db.txlog)
         guard let e = try c.last(), e.key.count == 8 else { return (0, .beginningOfTime) }
         return (EntryKey.readU64(e.key, at: 0), TransactionRecord.time(e.value) ?? .beginningOfTime)
@@ -122,7 +125,7 @@ public struct Snapshot: ~Copyable {
     /// The as-of lookup of one key, not generic so that it is compiled once, specialized,
     /// with no allocation. The view borrows from the map: valid while the snapshot is.
     @usableFromInline
-    func lookup(_ key: Key, validAt v: Instant, tx asOfTx: TxID? = nil) throws -> ValueView? {
+    package func lookup(_ key: Key, validAt v: Instant, tx asOfTx: TxID? = nil) throws -> ValueView? {
         var zeros = 0
         for b in key.bytes where b == 0 { zeros += 1 }
         let escapedCount = key.bytes.count + zeros
@@ -167,7 +170,7 @@ public struct Snapshot: ~Copyable {
     /// the greatest valid_from, then the greatest tx. `probe` holds the key part followed by
     /// 16 bytes of room; `keyPart` is its first part.
     @inline(__always)
-    static func asOf(
+    package static func asOf(
         _ c: borrowing Cursor,
         keyPart: UnsafeRawBufferPointer,
         probe: UnsafeMutableRawBufferPointer,

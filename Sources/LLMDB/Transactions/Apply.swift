@@ -28,8 +28,8 @@ enum Apply {
         code: (any CodeRunner)?
     ) throws {
         let live = try LiveExtensions.load(txn, tables.facts, at: txTime)
-        var work = CodeWork(code)
         if !live.hooks.isEmpty {
+            var work = CodeWork(code)
             try runHooks(live.hooks, ops, txn, tables, txID: txID, txTime: txTime, &work)
         }
         var puts = 0
@@ -37,7 +37,7 @@ enum Apply {
         var erases = 0
         var written = 0
         var erased = 0
-        var toIndex: [[IndexedEntry]] = Array(repeating: [], count: live.indexes.count)
+        var indexes = Maintainers(live.indexes, tables.kinds, txn.lent, facts: tables.facts, txTime: txTime)
         var redefined: Set<String> = []
         for op in ops {
             switch op {
@@ -45,9 +45,12 @@ enum Apply {
                 if value == tombstone { deletes += 1 } else { puts += 1 }
                 let writes = try put(key, value, from: from ?? txTime, to: to, txn, tables.facts, txID: txID)
                 written += writes.count
-                for (i, index) in live.indexes.enumerated() where index.scope.contains(key) {
-                    for (vf, tx, v) in writes {
-                        toIndex[i].append(IndexedEntry(key: key, validFrom: vf, txID: tx, stored: v))
+                if !indexes.isEmpty {
+                    for i in live.indexes.indices where live.indexes[i].scope.contains(key) {
+                        try indexes.require(i)
+                        for (vf, tx, v) in writes {
+                            indexes.pending[i].append(IndexedEntry(key: key, validFrom: vf, txID: tx, stored: v))
+                        }
                     }
                 }
                 if key.partition == Key.systemPartition, key.bytes.starts(with: LiveExtensions.indexPrefix.bytes) {
@@ -78,22 +81,18 @@ enum Apply {
             case .erase(let key):
                 erases += 1
                 erased += try erase(key, txn, tables.facts)
-                if let table = tables.index {
-                    for (i, index) in live.indexes.enumerated() where index.scope.contains(key) {
-                        toIndex[i].removeAll { $0.key == key }
-                        try IndexStore.remove(index.name, key: key, txn, table)
-                        if index.fullText { try TextStore.remove(index.name, key: key, txn, table) }
-                    }
+                for i in live.indexes.indices where live.indexes[i].scope.contains(key) {
+                    try indexes.require(i)
+                    indexes.pending[i].removeAll { $0.key == key }
+                    try indexes.erase(i, key)
                 }
             }
         }
-        for (i, index) in live.indexes.enumerated() where !toIndex[i].isEmpty && !redefined.contains(index.name) {
-            var stats: [TxID: TextStore.Delta] = [:]
-            try updateIndex(index, toIndex[i], txn, tables, txTime: txTime, &work, textStats: &stats)
-            if let table = tables.index, !stats.isEmpty { try TextStore.addStats(index.name, stats, txn, table) }
+        for i in live.indexes.indices where !redefined.contains(live.indexes[i].name) {
+            try indexes.finish(i)
         }
         if !redefined.isEmpty {
-            try rebuildIndexes(redefined, txn, tables, txID: txID, txTime: txTime, &work)
+            try rebuildIndexes(redefined, txn, tables, txTime: txTime)
         }
         let record = TransactionRecord(
             txID: txID,
@@ -159,93 +158,137 @@ enum Apply {
         }
     }
 
-    /// Computes and stores the index keys of entries written by this transaction.
-    static func updateIndex(
-        _ index: ExtensionDefinition,
-        _ entries: [IndexedEntry],
-        _ txn: borrowing WriteTransaction,
-        _ tables: Tables,
-        txTime: Instant,
-        _ work: inout CodeWork,
-        textStats: inout [TxID: TextStore.Delta]
-    ) throws {
-        guard let table = tables.index else {
-            throw LLMDBError(.readOnly, "the index table is missing; open the database writable once to create it")
+    /// The live indexes of one transaction, each with its kind's maintainer (made on first
+    /// use) and the entries it has yet to be given.
+    struct Maintainers {
+        let definitions: [ExtensionDefinition]
+        let state: IndexKinds.State
+        let txn: LentTransaction
+        let facts: Table
+        let txTime: Instant
+        var maintainers: [(any IndexMaintainer)?]
+        var pending: [[IndexedEntry]]
+
+        init(
+            _ definitions: [ExtensionDefinition],
+            _ kinds: IndexKinds,
+            _ txn: LentTransaction,
+            facts: Table,
+            txTime: Instant
+        ) {
+            self.definitions = definitions
+            self.state = definitions.isEmpty ? IndexKinds.State() : kinds.current
+            self.txn = txn
+            self.facts = facts
+            self.txTime = txTime
+            maintainers = Array(repeating: nil, count: definitions.count)
+            pending = Array(repeating: [], count: definitions.count)
         }
-        if index.fullText {
-            let documents = entries.map { e in
-                guard e.stored.first == ValueTag.json.rawValue,
-                    let doc = try? JSON.parse(Array(e.stored.dropFirst()))
-                else { return (terms: [[UInt8]](), counts: [Int](), length: 0) }
-                return TextAnalyzer.document(doc, path: index.jsonPath)
+
+        var isEmpty: Bool { definitions.isEmpty }
+
+        /// The kind of `definition`, or the error that refuses a write it covers.
+        static func kind(
+            _ definition: ExtensionDefinition,
+            _ state: IndexKinds.State
+        ) throws(LLMDBError) -> any IndexKind {
+            guard let kind = state.kind(of: definition) else {
+                let which =
+                    definition.isLegacyIndex
+                    ? "its kind (it was defined before kinds had names\(definition.module.isEmpty ? "" : "; it runs a WebAssembly module"))"
+                    : "its kind '\(definition.indexKind)'"
+                throw LLMDBError(
+                    .codeUnavailable,
+                    "the index '\(definition.name)' covers this write, but \(which) is not registered with this database: open it with Database.Options.indexKinds, or the code runner (the WebAssembly layer) that brings it; nothing was written"
+                )
             }
-            // Each posting also carries its writer's (valid_from, tx), term count and length,
-            // so a search whose as-of version is that writer needs no other read.
-            try IndexStore.write(index, entries: entries, keys: documents.map(\.terms), txn, table) { e, k in
-                TextStore.postingExtra(entries[e], count: documents[e].counts[k], length: documents[e].length)
-            }
-            try TextStore.write(index, entries: entries, documents: documents, txn, table, stats: &textStats)
-            return
+            return kind
         }
-        // Tombstones emit no keys but still replace an earlier record at the same entry key.
-        let keys: [[[UInt8]]]
-        if let path = index.jsonPath {
-            keys = entries.map { e in
-                guard e.stored.first == ValueTag.json.rawValue,
-                    let doc = try? JSON.parse(Array(e.stored.dropFirst()))
-                else { return [] }
-                return JSONIndexKey.keys(doc, path: path)
-            }
-        } else {
-            let session = try work.open(for: index)
-            let record = try work.record(for: index, txn, tables.facts, at: txTime)
-            keys = try session.indexKeys(index, moduleRecord: record, entries: entries)
+
+        func rows(_ i: Int) throws(LLMDBError) -> IndexRows {
+            let d = definitions[i]
+            return try IndexRows(
+                txn,
+                state.tables,
+                kindTables: try Self.kind(d, state).tables,
+                facts: facts,
+                definition: d,
+                txTime: txTime
+            )
         }
-        try IndexStore.write(index, entries: entries, keys: keys, txn, table)
+
+        /// Makes sure index `i` can be maintained (its kind is registered), before any of it runs.
+        mutating func require(_ i: Int) throws {
+            if maintainers[i] != nil { return }
+            maintainers[i] = try Self.kind(definitions[i], state).maintainer(for: definitions[i])
+        }
+
+        func erase(_ i: Int, _ key: Key) throws {
+            try maintainers[i]!.erase(key, try rows(i))
+        }
+
+        /// Gives index `i` its pending entries, then finishes it.
+        mutating func finish(_ i: Int) throws {
+            guard let m = maintainers[i] else { return }
+            let r = try rows(i)
+            if !pending[i].isEmpty {
+                try m.add(pending[i], r)
+                pending[i] = []
+            }
+            try m.finish(r)
+        }
     }
 
-    /// Indexes defined, changed or removed in this transaction: drop their data, and build
-    /// the live ones from every stored entry in their scope (all valid and transaction
-    /// times, so that they answer as-of queries about the past too).
+    /// Indexes defined, changed or removed in this transaction: drop their data, check the
+    /// live ones with their kind, and build them from every stored entry in their scope (all
+    /// valid and transaction times, so that they answer as-of queries about the past too).
     static func rebuildIndexes(
         _ names: Set<String>,
         _ txn: borrowing WriteTransaction,
         _ tables: Tables,
-        txID: TxID,
-        txTime: Instant,
-        _ work: inout CodeWork
+        txTime: Instant
     ) throws {
-        guard let table = tables.index else {
-            throw LLMDBError(.readOnly, "the index table is missing; open the database writable once to create it")
-        }
+        let state = tables.kinds.current
         let now = try LiveExtensions.load(txn, tables.facts, at: txTime)
+        let lent = txn.lent
         for name in names.sorted() {
-            try IndexStore.remove(name, key: nil, txn, table)
-            try TextStore.remove(name, key: nil, txn, table)
+            // Every row with the index's name, in every table of every kind: the kind it had
+            // before may not be the one it has now, nor registered.
+            let own = IndexRows.ownBytes(name)
+            for table in state.tables.values { try IndexRows.removeAll(own, lent, table) }
             guard let index = now.indexes.first(where: { $0.name == name }) else { continue }
+            let kind = try Maintainers.kind(index, state)
+            guard !index.isLegacyIndex else {
+                throw LLMDBError(.invalidArgument, "the index '\(name)': a new definition must name its kind")
+            }
+            try kind.validate(index)
+            let maintainer = try kind.maintainer(for: index)
+            let rows = try IndexRows(
+                lent,
+                state.tables,
+                kindTables: kind.tables,
+                facts: tables.facts,
+                definition: index,
+                txTime: txTime
+            )
             let start = EntryKey.prefix(Key(index.scope.prefix, partition: index.scope.partition))
             let c = try txn.cursor(tables.facts)
             var page: [IndexedEntry] = []
-            // Full-text statistics go to each entry's own transaction, written once all are
-            // known, so that as-of searches before the definition rank as they would have.
-            var stats: [TxID: TextStore.Delta] = [:]
-            func flush() throws {
-                guard !page.isEmpty else { return }
-                try updateIndex(index, page, txn, tables, txTime: txTime, &work, textStats: &stats)
-                page.removeAll(keepingCapacity: true)
-            }
             var e = try start.withUnsafeBytes { try c.seek(atLeast: $0) }
             while let entry = e, EntryKey.hasPrefix(entry.key, start) {
-                if entry.value.first != ValueTag.tombstone.rawValue, let d = EntryKey.decode(entry.key) {
-                    page.append(
-                        IndexedEntry(key: d.key, validFrom: d.validFrom, txID: d.tx, stored: Array(entry.value))
-                    )
+                // Tombstones too: a build gives what maintenance since the start would have.
+                guard let d = EntryKey.decode(entry.key) else {
+                    throw LLMDBError(.corrupted, "a fact key is malformed")
                 }
+                page.append(IndexedEntry(key: d.key, validFrom: d.validFrom, txID: d.tx, stored: Array(entry.value)))
                 e = try c.next()
-                if page.count == 1024 { try flush() }
+                if page.count == 1024 {
+                    try maintainer.add(page, rows)
+                    page.removeAll(keepingCapacity: true)
+                }
             }
-            try flush()
-            if !stats.isEmpty { try TextStore.addStats(name, stats, txn, table) }
+            if !page.isEmpty { try maintainer.add(page, rows) }
+            try maintainer.finish(rows)
         }
     }
 

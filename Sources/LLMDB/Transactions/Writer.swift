@@ -67,7 +67,7 @@ final class Writer: @unchecked Sendable {
         #endif
         queue.withLock { $0.running = true }
         let env = db.env
-        let tables = Tables(facts: db.facts, txlog: db.txlog, txtime: db.txtime, index: db.index)
+        let tables = Tables(facts: db.facts, txlog: db.txlog, txtime: db.txtime, kinds: db.indexKinds)
         let code = db.options.codeRunner
         let clock = db.clock
         let thread = Thread { [self] in self.run(env: env, tables: tables, clock: clock, code: code) }
@@ -305,8 +305,8 @@ struct Tables: Sendable {
     let facts: Table
     let txlog: Table
     let txtime: Table
-    /// Custom index data; nil only in a read-only database created before indexes existed.
-    let index: Table?
+    /// The index kinds registered, and their tables.
+    let kinds: IndexKinds
 }
 
 /// The monotonic clock, in microseconds.

@@ -150,3 +150,28 @@ extension JSONValue {
         }
     }
 }
+
+extension JSONValue {
+    /// The values at `path` (member names) in this value: arrays on the way are traversed
+    /// (each element followed), and an array at the end gives its elements.
+    public func values(atPath path: ArraySlice<String>) -> [JSONValue] {
+        var out: [JSONValue] = []
+        Self.collect(self, path, &out)
+        return out
+    }
+
+    static func collect(_ doc: JSONValue, _ path: ArraySlice<String>, _ out: inout [JSONValue]) {
+        guard let first = path.first else {
+            if case .array(let items) = doc { out.append(contentsOf: items) } else { out.append(doc) }
+            return
+        }
+        switch doc {
+        case .object:
+            if let member = doc[first] { collect(member, path.dropFirst(), &out) }
+        case .array(let items):
+            for item in items { collect(item, path, &out) }
+        default:
+            break
+        }
+    }
+}

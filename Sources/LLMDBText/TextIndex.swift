@@ -1,4 +1,5 @@
 import Foundation
+public import LLMDB
 import LLMDBStorage
 
 /// Splits text into the words a full-text index stores and a search looks up.
@@ -100,7 +101,7 @@ public enum TextAnalyzer {
         var counts: [[UInt8]: Int] = [:]
         var length = 0
         var buffer: [UInt8] = []
-        let roots = path.map { JSONIndexKey.values(doc, path: $0.split(separator: ".").map(String.init)[...]) } ?? [doc]
+        let roots = path.map { doc.values(atPath: $0.split(separator: ".").map(String.init)[...]) } ?? [doc]
         for root in roots {
             strings(root) { s in
                 words(s, &buffer) { w in
@@ -151,19 +152,17 @@ enum TextStore {
     /// Stores the term counts of written entries and adds their sizes to `stats`, by the
     /// transaction of each entry.
     static func write(
-        _ index: ExtensionDefinition,
         entries: [IndexedEntry],
         documents: [(terms: [[UInt8]], counts: [Int], length: Int)],
-        _ txn: borrowing WriteTransaction,
-        _ table: Table,
+        _ rows: borrowing IndexRows,
         stats: inout [TxID: Delta]
     ) throws {
-        let prefix = IndexStore.namePrefix(countsTag, index.name)
+        let prefix = rows.prefix(countsTag)
         for (entry, doc) in zip(entries, documents) {
             let key = prefix + EntryKey.encode(entry.key, validFrom: entry.validFrom, tx: entry.txID)
             guard key.count <= Key.lmdbKeyLimit else { continue }  // IndexStore.write refused it already
             if doc.terms.isEmpty {
-                _ = try key.withUnsafeBytes { try txn.delete(table, $0) }
+                try rows.delete(key)
                 continue
             }
             var v: [UInt8] = []
@@ -174,7 +173,7 @@ enum TextStore {
                 v.append(UInt8(n >> 8))
                 v.append(UInt8(n & 0xFF))
             }
-            try Apply.put(txn, table, key, v)
+            try rows.put(key, v)
             stats[entry.txID, default: Delta()].entries += 1
             stats[entry.txID, default: Delta()].words += doc.length
         }
@@ -182,17 +181,15 @@ enum TextStore {
 
     /// Adds `deltas` to the running totals, in transaction order: each transaction's record
     /// is the total up to it.
-    static func addStats(
-        _ name: String,
-        _ deltas: [TxID: Delta],
-        _ txn: borrowing WriteTransaction,
-        _ table: Table
-    ) throws {
-        let statsPrefix = IndexStore.namePrefix(statsTag, name)
-        let c = try txn.cursor(table)
+    static func addStats(_ deltas: [TxID: Delta], _ rows: borrowing IndexRows) throws {
+        let statsPrefix = rows.prefix(statsTag)
+        let c = try rows.cursor()
         for tx in deltas.keys.sorted() {
             let d = deltas[tx]!
-            var (n, total) = try stats(c, statsPrefix, atMost: tx)
+            var probe = statsPrefix
+            EntryKey.appendU64(tx == .max ? tx : tx + 1, to: &probe)
+            let after = try c.seek(atLeast: probe)
+            var (n, total) = stats(after == nil ? try c.last() : try c.previous(), statsPrefix, atMost: tx)
             n += UInt64(d.entries)
             total += UInt64(d.words)
             var key = statsPrefix
@@ -200,31 +197,121 @@ enum TextStore {
             var v: [UInt8] = []
             EntryKey.appendU64(n, to: &v)
             EntryKey.appendU64(total, to: &v)
-            try Apply.put(txn, table, key, v)
+            try rows.put(key, v)
         }
     }
 
-    /// The running totals (entries, words) as of transaction `tx`.
+    /// The running totals (entries, words) as of transaction `tx` in a read transaction.
     static func stats(_ c: borrowing Cursor, _ statsPrefix: [UInt8], atMost tx: TxID) throws -> (UInt64, UInt64) {
         var probe = statsPrefix
         EntryKey.appendU64(tx == .max ? tx : tx + 1, to: &probe)
         let after = try probe.withUnsafeBytes { try c.seek(atLeast: $0) }
-        let e = after == nil ? try c.last() : try c.previous()
+        return stats(after == nil ? try c.last() : try c.previous(), statsPrefix, atMost: tx)
+    }
+
+    /// The totals in `e`, the last statistics row before transaction `tx + 1`, if it is one.
+    static func stats(_ e: Cursor.Entry?, _ statsPrefix: [UInt8], atMost tx: TxID) -> (UInt64, UInt64) {
         guard let e, EntryKey.hasPrefix(e.key, statsPrefix), e.key.count == statsPrefix.count + 8,
             EntryKey.readU64(e.key, at: statsPrefix.count) <= tx, e.value.count == 16
         else { return (0, 0) }
         return (EntryKey.readU64(e.value, at: 0), EntryKey.readU64(e.value, at: 8))
     }
 
-    /// Removes the term counts of one key (erase), or all counts and statistics (`key` nil).
-    static func remove(_ name: String, key: Key?, _ txn: borrowing WriteTransaction, _ table: Table) throws {
-        var prefixes = [IndexStore.namePrefix(countsTag, name) + (key.map(EntryKey.keyPrefix) ?? [])]
-        if key == nil { prefixes.append(IndexStore.namePrefix(statsTag, name)) }
-        let c = try txn.cursor(table)
-        for prefix in prefixes {
-            while let e = try prefix.withUnsafeBytes({ try c.seek(atLeast: $0) }), EntryKey.hasPrefix(e.key, prefix) {
-                try c.deleteCurrent()
+    /// Removes the term counts of one key (erase); the statistics keep counting its versions.
+    static func remove(key: Key, _ rows: borrowing IndexRows) throws {
+        let prefix = rows.prefix(countsTag) + EntryKey.keyPrefix(key)
+        let c = try rows.cursor()
+        while let e = try c.seek(atLeast: prefix), EntryKey.hasPrefix(e.key, prefix) {
+            try c.deleteCurrent()
+        }
+    }
+}
+
+/// Full-text (BM25) indexes: the kind `full_text`. The index keys of an entry are the
+/// distinct words of its JSON value's strings (all of them, or those under the setting
+/// `json_path`), see ``TextAnalyzer``; rows are ``IndexStore``'s postings and entry records,
+/// plus the BM25 data of ``TextStore``. Searched with ``Snapshot/search(text:query:_:)``.
+public struct FullTextIndex: IndexKind {
+    public static let kindName = "full_text"
+    public var name: String { Self.kindName }
+
+    public init() {}
+
+    /// The definition of a full-text index over the keys of `scope`.
+    public static func definition(_ name: String, scope: KeyScope, path: String?) -> ExtensionDefinition {
+        .index(
+            name,
+            kind: kindName,
+            scope: scope,
+            settings: path.map { [JSONMember("json_path", .string($0))] } ?? []
+        )
+    }
+
+    static func path(_ d: ExtensionDefinition) -> String? { d.string(setting: "json_path") }
+
+    /// Whether `d` is of this kind (named so, or from before kinds had names and claimed).
+    public static func matches(_ d: ExtensionDefinition) -> Bool {
+        d.indexKind == kindName || d.isLegacyIndex && FullTextIndex().claims(d)
+    }
+
+    /// Definitions from before kinds had names flagged `full_text` are this kind's.
+    public func claims(_ legacy: ExtensionDefinition) -> Bool {
+        legacy.module.isEmpty && legacy[setting: "full_text"] == .bool(true)
+    }
+
+    public func validate(_ definition: ExtensionDefinition) throws(LLMDBError) {
+        switch definition[setting: "json_path"] {
+        case nil: break
+        case .string(let p)?
+        where !p.isEmpty && !p.split(separator: ".", omittingEmptySubsequences: false).contains(""):
+            break
+        default:
+            throw LLMDBError(
+                .invalidArgument,
+                "the full-text index '\(definition.name)': json_path must be a dotted path of member names"
+            )
+        }
+    }
+
+    public func maintainer(for definition: ExtensionDefinition) throws -> any IndexMaintainer {
+        Maintainer(path: Self.path(definition))
+    }
+
+    public func verify(_ definition: ExtensionDefinition, _ snapshot: borrowing Snapshot) throws -> [String] {
+        let path = Self.path(definition)
+        return try IndexStore.verify(definition, snapshot) { entries in
+            entries.map { e in e.json.map { TextAnalyzer.document($0, path: path).terms } ?? [] }
+        }
+    }
+
+    final class Maintainer: IndexMaintainer {
+        let path: String?
+        /// Entries and words by the transaction of each entry, added to the running totals
+        /// once all are known (a build gives entries of many transactions, in key order).
+        var stats: [TxID: TextStore.Delta] = [:]
+
+        init(path: String?) { self.path = path }
+
+        func add(_ entries: [IndexedEntry], _ rows: borrowing IndexRows) throws {
+            let documents = entries.map { e in
+                e.json.map { TextAnalyzer.document($0, path: path) } ?? (terms: [[UInt8]](), counts: [Int](), length: 0)
             }
+            // Each posting also carries its writer's (valid_from, tx), term count and length,
+            // so a search whose as-of version is that writer needs no other read.
+            try IndexStore.write(entries: entries, keys: documents.map(\.terms), rows) { e, k in
+                TextStore.postingExtra(entries[e], count: documents[e].counts[k], length: documents[e].length)
+            }
+            try TextStore.write(entries: entries, documents: documents, rows, stats: &stats)
+        }
+
+        func erase(_ key: Key, _ rows: borrowing IndexRows) throws {
+            try IndexStore.remove(key: key, rows)
+            try TextStore.remove(key: key, rows)
+        }
+
+        func finish(_ rows: borrowing IndexRows) throws {
+            if !stats.isEmpty { try TextStore.addStats(stats, rows) }
+            stats = [:]
         }
     }
 }
@@ -276,7 +363,9 @@ extension Snapshot {
         else {
             throw LLMDBError(.notFound, "no full-text index named '\(name)'")
         }
-        guard def.fullText else { throw LLMDBError(.notFound, "the index '\(name)' is not a full-text index") }
+        guard FullTextIndex.matches(def) else {
+            throw LLMDBError(.notFound, "the index '\(name)' is not a full-text index")
+        }
         let terms = Array(Set(TextAnalyzer.words(query))).sorted()
         guard !terms.isEmpty else {
             throw LLMDBError(
