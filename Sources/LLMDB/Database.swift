@@ -118,10 +118,15 @@ public final class Database: Sendable {
         } catch {
             throw LLMDBError.storage(error, "cannot open the index table of \(path)")
         }
-        self.indexKinds = IndexKinds(tables: index.map { [Self.indexTableName: $0] } ?? [:])
+        let kinds = IndexKinds(tables: index.map { [Self.indexTableName: $0] } ?? [:])
+        // The code runner's kinds win over given ones of the same name (they run its code);
+        // tables are opened now, before the writer starts.
+        for kind in options.indexKinds + (options.codeRunner?.indexKinds ?? []) {
+            try kinds.add(kind, env: env, readOnly: options.readOnly)
+        }
+        self.indexKinds = kinds
         self.writer = Writer()
         self.fileID = Self.fileID(path)
-        for kind in (options.codeRunner?.indexKinds ?? []) + options.indexKinds { try register(kind) }
         if let fileID { Self.openFiles.withLock { $0[fileID, default: 0] += 1 } }
         if !options.readOnly { writer.start(self) }
     }

@@ -1,5 +1,6 @@
 public import LLMDB
 import LLMDBText
+import LLMDBWasm
 
 /// The index keys of a JSON value at a dotted path, for JSON-path indexes: one key per
 /// scalar found (arrays on the way or at the end are traversed, so an array field gives one
@@ -124,8 +125,11 @@ extension Database {
 }
 
 extension Database.Options {
-    /// The index kinds that ship with LLMDB besides the WebAssembly one (which comes with
-    /// ``codeRunner``): JSON-path and full-text. `llmdb`, the server and the C library open
-    /// databases with them, so that writes through any door maintain those indexes.
-    public static var builtInIndexKinds: [any IndexKind] { [JSONPathIndex(), FullTextIndex()] }
+    /// The index kinds that ship with LLMDB: JSON-path, full-text, and WebAssembly without a
+    /// runtime (the ``codeRunner``'s, when there is one, replaces it: erases of keys its
+    /// indexes cover need no code). `llmdb`, the server and the C library open databases with
+    /// them, so that writes through any door maintain every index; so should an embedder.
+    public static var builtInIndexKinds: [any IndexKind] {
+        [JSONPathIndex(), FullTextIndex(), WasmIndex(runtime: nil)]
+    }
 }

@@ -16,7 +16,13 @@ public final class AgentMemory: Sendable {
         "context", "analysis", "decision", "knowledge", "progress", "preferences", "errors",
     ]
 
-    public init(db: Database) { self.db = db }
+    public init(db: Database) {
+        self.db = db
+        // Every write to memories (forget and erase too) maintains their full-text index.
+        // Registering cannot fail: the kind's table is the shared one, open since the
+        // database opened.
+        try? db.registerIfAbsent(FullTextIndex())
+    }
 
     /// The full-text index of the memories of `partition`.
     public static func indexName(_ partition: PartitionID) -> String { "memory-\(partition)" }

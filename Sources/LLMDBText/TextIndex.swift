@@ -183,13 +183,11 @@ enum TextStore {
     /// is the total up to it.
     static func addStats(_ deltas: [TxID: Delta], _ rows: borrowing IndexRows) throws {
         let statsPrefix = rows.prefix(statsTag)
-        let c = try rows.cursor()
         for tx in deltas.keys.sorted() {
             let d = deltas[tx]!
             var probe = statsPrefix
             EntryKey.appendU64(tx == .max ? tx : tx + 1, to: &probe)
-            let after = try c.seek(atLeast: probe)
-            var (n, total) = stats(after == nil ? try c.last() : try c.previous(), statsPrefix, atMost: tx)
+            var (n, total) = try rows.withCursor { c in stats(try c.last(before: probe), statsPrefix, atMost: tx) }
             n += UInt64(d.entries)
             total += UInt64(d.words)
             var key = statsPrefix
@@ -220,9 +218,10 @@ enum TextStore {
     /// Removes the term counts of one key (erase); the statistics keep counting its versions.
     static func remove(key: Key, _ rows: borrowing IndexRows) throws {
         let prefix = rows.prefix(countsTag) + EntryKey.keyPrefix(key)
-        let c = try rows.cursor()
-        while let e = try c.seek(atLeast: prefix), EntryKey.hasPrefix(e.key, prefix) {
-            try c.deleteCurrent()
+        try rows.withCursor { c in
+            while let e = try c.seek(atLeast: prefix), EntryKey.hasPrefix(e.key, prefix) {
+                try c.deleteCurrent()
+            }
         }
     }
 }

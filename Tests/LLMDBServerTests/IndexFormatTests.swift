@@ -90,6 +90,11 @@ struct IndexFormatTests {
         let alpha = try Filter.parse(#"{"title":"alpha"}"#)
         #expect(try notes.find(alpha).documents.map(\.id) == ["n3", "n5"])
         #expect(try notes.search("again").map(\.document.id) == ["n5"])
+        // The statistics kept up by each write rank as a build from scratch does.
+        let maintained = try notes.search("quick fox").map { "\($0.document.id) \($0.score)" }
+        #expect(Set(maintained.map { $0.prefix(2) }) == ["n1", "n4", "n5"], "\(maintained)")
+        try notes.createTextIndex(path: "body")
+        #expect(try notes.search("quick fox").map { "\($0.document.id) \($0.score)" } == maintained)
         try db.write { try $0.put("c:5", .raw("red")) }
         try db.write { try $0.erase("c:1") }
         #expect(try db.lookup(index: "colour", key: Array("red".utf8)).map(\.key.description) == ["c:3", "c:5"])

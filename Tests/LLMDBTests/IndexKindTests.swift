@@ -5,7 +5,7 @@ import Testing
 
 /// A toy index kind, defined here and plugged in through the core's seam: for each key
 /// prefix (the bytes up to and including the first ':'), how many keys in its scope have
-/// any stored entry. Rows: `[0x10][name]key` marks a key counted, `[0x11][name]prefix` holds
+/// a stored value (an entry that is not a tombstone) at some valid and transaction time. Rows: `[0x10][name]key` marks a key counted, `[0x11][name]prefix` holds
 /// the count (u64 BE).
 struct PrefixCount: IndexKind {
     static let keyTag: UInt8 = 0x10
@@ -55,7 +55,7 @@ struct PrefixCount: IndexKind {
 
         func add(_ entries: [IndexedEntry], _ rows: borrowing IndexRows) throws {
             if trespass { try rows.put([PrefixCount.countTag] + Array("someone-else".utf8) + [0, 0], [1]) }
-            for e in entries {
+            for e in entries where !e.isTombstone {
                 if e.key == poison { throw LLMDBError(.invalidArgument, "poisoned key") }
                 let marker = rows.prefix(PrefixCount.keyTag) + e.key.bytes
                 if try rows.get(marker) == nil {
@@ -86,13 +86,21 @@ struct PrefixCount: IndexKind {
         }
     }
 
-    /// The counts by brute force over the facts: distinct keys with any stored entry.
+    /// The counts by brute force over the facts: distinct keys with a stored value.
     static func bruteForce(_ db: Database, scope: String) throws -> [String: UInt64] {
         var out: [String: UInt64] = [:]
         try db.read { s in
-            try s.forEachKey(prefix: Key(scope)) { k in
-                out[String(decoding: prefix(k), as: UTF8.self), default: 0] += 1
-                return true
+            let c = try s.tx.cursor(s.db.facts)
+            let start = EntryKey.prefix(Key(scope))
+            var counted: Key? = nil
+            var e = try start.withUnsafeBytes { try c.seek(atLeast: $0) }
+            while let entry = e, EntryKey.hasPrefix(entry.key, start) {
+                let d = try #require(EntryKey.decode(entry.key))
+                if d.key != counted, entry.value.first != ValueTag.tombstone.rawValue {
+                    out[String(decoding: prefix(d.key), as: UTF8.self), default: 0] += 1
+                    counted = d.key
+                }
+                e = try c.next()
             }
         }
         return out

@@ -249,16 +249,17 @@ package enum IndexStore {
     package static func remove(key: Key, _ rows: borrowing IndexRows) throws {
         let part = EntryKey.keyPrefix(key)
         let entryPrefix = rows.prefix(entryTag) + part
-        let c = try rows.cursor()
         var postings: [[UInt8]] = []
         let postingNamePrefix = rows.prefix(postingTag)
-        while let e = try c.seek(atLeast: entryPrefix), EntryKey.hasPrefix(e.key, entryPrefix) {
-            for k in decodeKeys(e.value) {
-                var p = postingNamePrefix
-                escaped(k, into: &p)
-                postings.append(p + part)
+        try rows.withCursor { c in
+            while let e = try c.seek(atLeast: entryPrefix), EntryKey.hasPrefix(e.key, entryPrefix) {
+                for k in decodeKeys(e.value) {
+                    var p = postingNamePrefix
+                    escaped(k, into: &p)
+                    postings.append(p + part)
+                }
+                try c.deleteCurrent()
             }
-            try c.deleteCurrent()
         }
         for p in postings { try rows.delete(p) }
     }
@@ -296,7 +297,7 @@ package enum IndexStore {
                         problems.append("index '\(name)': a posting of '\(entry.key)' (tx \(entry.txID)) is missing")
                     }
                 }
-                if problems.count >= 100 { return }
+                if problems.count >= 100 { break }
             }
             page.removeAll(keepingCapacity: true)
         }

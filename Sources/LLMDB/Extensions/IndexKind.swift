@@ -55,7 +55,8 @@ public protocol IndexMaintainer: AnyObject {
     /// entry a put or a delete wrote (deletes as tombstones, ``ValueTag/tombstone``), with the
     /// valid_from and tx it is stored at. An entry may replace one stored at the same
     /// (key, valid_from, tx) earlier: its rows replace that entry's rows. During a build, the
-    /// entries are every stored one in the scope, in batches, in key order.
+    /// entries are every stored one in the scope but tombstones, in batches, in key order: a
+    /// kind must give a tombstone no rows of its own, so that a build and maintenance agree.
     func add(_ entries: [IndexedEntry], _ rows: borrowing IndexRows) throws
     /// Every entry of `key` was erased (rule 7): remove what the index holds of it. Called
     /// when the erase runs, so before ``add(_:_:)`` of the entries the transaction wrote later.
@@ -191,10 +192,12 @@ public struct IndexRows: ~Copyable {
         }
     }
 
-    /// A cursor over this index's rows in `table`: it sees no other index's rows (a move that
-    /// would land on one answers nil).
-    public func cursor(in table: String? = nil) throws -> IndexCursor {
-        IndexCursor(try txn.cursor(try self.table(table)), own: own)
+    /// Runs `body` with a cursor over this index's rows in `table` (default the kind's first),
+    /// lent for the call: it sees no other index's rows (a move that would land on one
+    /// answers nil).
+    public func withCursor<R>(in table: String? = nil, _ body: (borrowing IndexCursor) throws -> R) throws -> R {
+        let c = IndexCursor(try txn.cursor(try self.table(table)), own: own)
+        return try body(c)
     }
 
     /// Removes every row of this index, in each of its kind's tables.
@@ -223,8 +226,8 @@ public struct IndexRows: ~Copyable {
     }
 }
 
-/// A cursor over one index's rows (``IndexRows/cursor(in:)``): entries are borrowed until
-/// the cursor moves or the transaction writes.
+/// A cursor over one index's rows, lent by ``IndexRows/withCursor(in:_:)`` for one call:
+/// entries are borrowed until the cursor moves or the transaction writes; never keep them.
 public struct IndexCursor: ~Copyable {
     let cursor: Cursor
     let own: [UInt8]
@@ -248,8 +251,13 @@ public struct IndexCursor: ~Copyable {
 
     public func next() throws -> Cursor.Entry? { mine(try cursor.next()) }
     public func previous() throws -> Cursor.Entry? { mine(try cursor.previous()) }
-    /// The table's last row, if it is this index's.
-    public func last() throws -> Cursor.Entry? { mine(try cursor.last()) }
+
+    /// The last row before `key` (the greatest key < `key`), if it is this index's: for
+    /// "the latest record at or before" lookups.
+    public func last(before key: [UInt8]) throws -> Cursor.Entry? {
+        let after = try key.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+        return mine(after == nil ? try cursor.last() : try cursor.previous())
+    }
 
     /// Deletes the row under the cursor, which must be this index's.
     public func deleteCurrent() throws {
@@ -300,32 +308,56 @@ final class IndexKinds: Sendable {
     }
 }
 
-extension Database {
-    /// Registers an index kind: from now on, writes that its indexes cover maintain them.
-    /// Registering a kind again (the same name) replaces it; its tables are opened, and
-    /// created unless the database is read-only. Façades call this when first used, so that
-    /// their indexes work however the database was opened.
-    public func register(_ kind: any IndexKind) throws(LLMDBError) {
-        try IndexKinds.checkName(kind.name)
-        guard !kind.tables.isEmpty else {
-            throw LLMDBError(.invalidArgument, "the index kind '\(kind.name)' names no table")
-        }
-        let open = indexKinds.current.tables.keys
-        var opened: IndexKinds.Tables = [:]
-        for t in kind.tables where !open.contains(t) {
-            guard !Self.tableNames.contains(t), t.utf8.count <= 64, !t.isEmpty else {
+extension IndexKinds {
+    /// Adds `kind`, opening its tables (and creating them unless `readOnly`): at open only,
+    /// before the writer starts.
+    func add(_ kind: any IndexKind, env: Environment, readOnly: Bool) throws(LLMDBError) {
+        try Self.check(kind)
+        var opened: Tables = [:]
+        let open = current.tables
+        for t in kind.tables where open[t] == nil {
+            guard !Database.tableNames.contains(t), t.utf8.count <= 64, !t.isEmpty else {
                 throw LLMDBError(.invalidArgument, "the index kind '\(kind.name)' cannot own a table named '\(t)'")
             }
             do {
-                if let table = try env.openTables([t], create: !options.readOnly)[t] { opened[t] = table }
+                if let table = try env.openTables([t], create: !readOnly)[t] { opened[t] = table }
             } catch {
                 throw LLMDBError.storage(error, "cannot open the table '\(t)' of index kind '\(kind.name)'")
             }
         }
-        indexKinds.state.withLock {
+        state.withLock {
             $0.kinds[kind.name] = kind
             $0.tables.merge(opened) { a, _ in a }
         }
+    }
+
+    static func check(_ kind: any IndexKind) throws(LLMDBError) {
+        try checkName(kind.name)
+        guard !kind.tables.isEmpty else {
+            throw LLMDBError(.invalidArgument, "the index kind '\(kind.name)' names no table")
+        }
+    }
+}
+
+extension Database {
+    /// Registers an index kind: from now on, writes that its indexes cover maintain them.
+    /// Registering a kind of the same name again replaces it. Façades call this when first
+    /// used, so that their indexes work however the database was opened.
+    ///
+    /// A kind with tables of its own (not yet open) must be given at open instead
+    /// (``Options/indexKinds``): tables are opened before the writer starts.
+    public func register(_ kind: any IndexKind) throws(LLMDBError) {
+        try IndexKinds.check(kind)
+        let open = indexKinds.current.tables
+        // A read-only database created before indexes existed has no table to open.
+        let missing = kind.tables.filter { open[$0] == nil && !(options.readOnly && $0 == Self.indexTableName) }
+        guard missing.isEmpty else {
+            throw LLMDBError(
+                .invalidArgument,
+                "the index kind '\(kind.name)' has tables of its own (\(missing.joined(separator: ", "))): give it when the database opens (Database.Options.indexKinds)"
+            )
+        }
+        indexKinds.state.withLock { $0.kinds[kind.name] = kind }
     }
 
     /// Registers `kind` unless a kind of its name is registered already (façades call this on

@@ -276,11 +276,12 @@ enum Apply {
             var page: [IndexedEntry] = []
             var e = try start.withUnsafeBytes { try c.seek(atLeast: $0) }
             while let entry = e, EntryKey.hasPrefix(entry.key, start) {
-                // Tombstones too: a build gives what maintenance since the start would have.
-                guard let d = EntryKey.decode(entry.key) else {
-                    throw LLMDBError(.corrupted, "a fact key is malformed")
+                // Tombstones emit nothing that a build needs (their entries have no rows).
+                if entry.value.first != ValueTag.tombstone.rawValue, let d = EntryKey.decode(entry.key) {
+                    page.append(
+                        IndexedEntry(key: d.key, validFrom: d.validFrom, txID: d.tx, stored: Array(entry.value))
+                    )
                 }
-                page.append(IndexedEntry(key: d.key, validFrom: d.validFrom, txID: d.tx, stored: Array(entry.value)))
                 e = try c.next()
                 if page.count == 1024 {
                     try maintainer.add(page, rows)
