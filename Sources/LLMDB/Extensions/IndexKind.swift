@@ -121,12 +121,7 @@ public struct IndexRows: ~Copyable {
 
     static func ownBytes(_ name: String) -> [UInt8] {
         var out: [UInt8] = []
-        for b in name.utf8 {
-            out.append(b)
-            if b == 0 { out.append(0xFF) }
-        }
-        out.append(0)
-        out.append(0)
+        IndexStore.escaped(name.utf8, into: &out)
         return out
     }
 
