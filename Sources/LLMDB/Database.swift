@@ -47,6 +47,8 @@ public final class Database: Sendable {
     /// Index data of the first index kinds (added after format 1's first release: created on
     /// a writable open).
     static let indexTableName = IndexKinds.sharedTable
+    /// The state and queues of asynchronous indexes (created on a writable open).
+    static let asyncTableName = "index_async"
 
     public let path: String
     public let options: Options
@@ -57,6 +59,11 @@ public final class Database: Sendable {
     let meta: Table
     /// The shared index table; nil only in a read-only database created before indexes existed.
     package let index: Table?
+    /// The asynchronous indexes' state and queues; nil only in a read-only database created
+    /// before they existed.
+    package let asyncTable: Table?
+    /// The background builder of asynchronous indexes (started on a writable open).
+    let indexer = AsyncIndexer()
     /// The index kinds registered, and the tables they own.
     let indexKinds: IndexKinds
     let clock: any TransactionClock
@@ -118,6 +125,11 @@ public final class Database: Sendable {
         } catch {
             throw LLMDBError.storage(error, "cannot open the index table of \(path)")
         }
+        do {
+            self.asyncTable = try env.openTables([Self.asyncTableName], create: !options.readOnly)[Self.asyncTableName]
+        } catch {
+            throw LLMDBError.storage(error, "cannot open the asynchronous index table of \(path)")
+        }
         let kinds = IndexKinds(tables: index.map { [Self.indexTableName: $0] } ?? [:])
         // The code runner's kinds win over given ones of the same name (they run its code);
         // tables are opened now, before the writer starts.
@@ -128,10 +140,20 @@ public final class Database: Sendable {
         self.writer = Writer()
         self.fileID = Self.fileID(path)
         if let fileID { Self.openFiles.withLock { $0[fileID, default: 0] += 1 } }
-        if !options.readOnly { writer.start(self) }
+        if !options.readOnly {
+            writer.start(self)
+            let hasAsync = asyncTable.map { t in (try? env.read { try $0.stat(t).entries > 0 }) ?? true } ?? false
+            indexer.start(writer: writer, tables: writerTables, hasWork: hasAsync)
+        }
+    }
+
+    /// The tables and helpers the writer's transactions use.
+    var writerTables: Tables {
+        Tables(facts: facts, txlog: txlog, txtime: txtime, kinds: indexKinds, async: asyncTable, indexer: indexer)
     }
 
     deinit {
+        indexer.stop()
         writer.stop()
         if let fileID {
             Self.openFiles.withLock {
@@ -239,6 +261,7 @@ public final class Database: Sendable {
     /// Waits for queued writes, then stops the writer. Further writes fail with
     /// ``LLMDBError/Code/closed``. The file is closed when the last reference goes.
     public func close() {
+        indexer.stop()
         writer.stop()
     }
 

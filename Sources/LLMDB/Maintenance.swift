@@ -18,6 +18,10 @@ public struct DatabaseStats: Sendable, Hashable {
     /// Group commits since this process opened the database, and the jobs they held.
     public let groupCommits: Int
     public let groupedWrites: Int
+    /// The asynchronous indexes and how far behind the facts each is.
+    public let asyncIndexes: [AsyncIndexStatus]
+    /// Batches the background builder committed since this process opened the database.
+    public let asyncIndexBatches: Int
 }
 
 /// What ``Database/verify()`` found.
@@ -29,6 +33,9 @@ public struct VerifyReport: Sendable {
     public var indexesChecked = 0
     /// Indexes whose kind is not registered with this database, so not checked.
     public var indexesUnchecked: [String] = []
+    /// Asynchronous indexes not checked because they are behind the facts (building, with
+    /// transactions queued, or failed: see ``Database/asyncIndexes()``).
+    public var indexesBehind: [String] = []
     /// Each problem found, in words (no keys or values).
     public var problems: [String] = []
     public var ok: Bool { problems.isEmpty }
@@ -58,7 +65,9 @@ extension Database {
                 maxReaders: info.maxReaders,
                 formatVersion: Database.formatVersion,
                 groupCommits: writer.batches.load(ordering: .relaxed),
-                groupedWrites: writer.batchedJobs.load(ordering: .relaxed)
+                groupedWrites: writer.batchedJobs.load(ordering: .relaxed),
+                asyncIndexes: try s.asyncIndexes(),
+                asyncIndexBatches: indexer.batches.load(ordering: .relaxed)
             )
         }
     }
@@ -170,6 +179,11 @@ extension Database {
                 }
                 guard let kind = kinds.kind(of: def) else {
                     report.indexesUnchecked.append(def.name)
+                    continue
+                }
+                // An asynchronous index behind the facts is checked once it has caught up.
+                if let table = asyncTable, let status = try s.asyncStatus(def, table, kinds), !status.caughtUp {
+                    report.indexesBehind.append(def.name)
                     continue
                 }
                 report.indexesChecked += 1

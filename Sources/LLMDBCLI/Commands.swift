@@ -449,7 +449,32 @@ func statsJSON(_ s: DatabaseStats) -> JSONValue {
         ("last_tx_time", timeJSON(s.lastTxTime)),
         ("readers", .int(Int64(s.readers))), ("max_readers", .int(Int64(s.maxReaders))),
         ("format_version", .int(Int64(s.formatVersion))),
+        ("async_indexes", .array(s.asyncIndexes.map(asyncIndexJSON))),
     ])
+}
+
+func asyncIndexJSON(_ a: AsyncIndexStatus) -> JSONValue {
+    object([
+        ("name", .string(a.name)), ("kind", .string(a.kind)), ("phase", .string(a.phase.rawValue)),
+        ("indexed_through", a.indexedThrough.map { .int(Int64($0)) } ?? .null),
+        ("pending_transactions", .int(Int64(a.pendingTransactions))),
+        ("built_entries", .int(Int64(a.builtEntries))), ("caught_up_entries", .int(Int64(a.caughtUpEntries))),
+        ("build_horizon", .int(Int64(a.buildHorizon))), ("kind_registered", .bool(a.kindRegistered)),
+        ("error", a.error.map { .string($0) } ?? .null),
+    ])
+}
+
+/// One line per asynchronous index: how far it is behind the facts.
+func asyncIndexLine(_ a: AsyncIndexStatus) -> String {
+    var line = "index '\(a.name)' (\(a.kind)): \(a.phase.rawValue)"
+    switch a.phase {
+    case .building: line += ", \(a.builtEntries) entries built of those up to tx \(a.buildHorizon)"
+    case .live, .failed: line += ", indexed through tx \(a.indexedThrough ?? 0)"
+    }
+    if a.pendingTransactions > 0 { line += ", \(a.pendingTransactions) transactions queued" }
+    if !a.kindRegistered { line += " (its kind is not registered here: nothing advances)" }
+    if let e = a.error { line += "; error: \(e)" }
+    return line
 }
 
 struct Stats: ParsableCommand {
@@ -475,6 +500,7 @@ struct Stats: ParsableCommand {
             readers         \(s.readers) of \(s.maxReaders)
             """
         )
+        for a in s.asyncIndexes { print("async index     \(asyncIndexLine(a))") }
     }
 }
 
@@ -510,6 +536,7 @@ struct Verify: ParsableCommand {
                     ("ok", .bool(r.ok)), ("entries", .int(Int64(r.entries))), ("keys", .int(Int64(r.keys))),
                     ("transactions", .int(Int64(r.transactions))), ("indexes_checked", .int(Int64(r.indexesChecked))),
                     ("indexes_unchecked", .array(r.indexesUnchecked.map { .string($0) })),
+                    ("indexes_behind", .array(r.indexesBehind.map { .string($0) })),
                     ("problems", .array(r.problems.map { .string($0) })),
                 ])
             )
@@ -517,6 +544,9 @@ struct Verify: ParsableCommand {
             print("\(r.ok ? "ok" : "PROBLEMS"): \(r.entries) entries, \(r.keys) keys, \(r.transactions) transactions")
             if r.indexesChecked > 0 { print("  \(r.indexesChecked) indexes match the facts") }
             for name in r.indexesUnchecked { print("  - index '\(name)' not checked: its kind is not registered") }
+            for name in r.indexesBehind {
+                print("  - index '\(name)' not checked: it is asynchronous and behind the facts (see llmdb stats)")
+            }
             for p in r.problems { print("  - \(p)") }
         }
         if !r.ok { throw ExitCode(1) }

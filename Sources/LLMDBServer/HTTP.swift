@@ -107,6 +107,51 @@ final class ServerMetrics: Sendable {
                     )
                 ).set(value)
             }
+            registry.makeGauge(
+                descriptor: MetricNameDescriptor(
+                    namespace: "llmdb",
+                    metricName: "async_index_batches",
+                    unitName: "total",
+                    helpText: "Batches the background index builder committed since the process started"
+                )
+            ).set(Double(s.asyncIndexBatches))
+            for a in s.asyncIndexes {
+                let perIndex: [(String, String, String, Double)] = [
+                    (
+                        "async_index_lag", "transactions",
+                        "Transactions committed that an asynchronous index does not hold yet (all of them while building)",
+                        Double(s.lastTxID - (a.indexedThrough ?? 0))
+                    ),
+                    (
+                        "async_index_pending", "transactions", "Transactions queued for an asynchronous index",
+                        Double(a.pendingTransactions)
+                    ),
+                    (
+                        "async_index_built", "entries", "Entries an asynchronous index's build gave it",
+                        Double(a.builtEntries)
+                    ),
+                    (
+                        "async_index_caught_up", "entries",
+                        "Entries of later commits the builder gave an asynchronous index",
+                        Double(a.caughtUpEntries)
+                    ),
+                    (
+                        "async_index_failed", "", "1 when an asynchronous index stopped at an error",
+                        a.phase == .failed ? 1 : 0
+                    ),
+                ]
+                for (name, unit, help, value) in perIndex {
+                    registry.makeGauge(
+                        descriptor: MetricNameDescriptor(
+                            namespace: "llmdb",
+                            metricName: name,
+                            unitName: unit,
+                            helpText: help
+                        ),
+                        labels: [("index", a.name), ("kind", a.kind)]
+                    ).set(value)
+                }
+            }
         }
         registry.makeGauge(
             descriptor: MetricNameDescriptor(

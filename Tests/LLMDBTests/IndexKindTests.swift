@@ -15,6 +15,14 @@ struct PrefixCount: IndexKind {
     var poison: Key? = nil
     /// Makes the maintainer write a row outside its own (to test the scope of the rows).
     var trespass = false
+    /// Maintained by the background builder instead of the writing transaction.
+    var asynchronous = false
+    /// Counts the entries given to `add` (in this process).
+    var tally: Tally? = nil
+
+    func maintenance(for definition: ExtensionDefinition) -> IndexMaintenance {
+        asynchronous ? .asynchronous : .synchronous
+    }
 
     func validate(_ definition: ExtensionDefinition) throws(LLMDBError) {
         if definition.string(setting: "separator") != ":" {
@@ -23,7 +31,7 @@ struct PrefixCount: IndexKind {
     }
 
     func maintainer(for definition: ExtensionDefinition) throws -> any IndexMaintainer {
-        Maintainer(poison: poison, trespass: trespass)
+        Maintainer(poison: poison, trespass: trespass, tally: tally)
     }
 
     static func prefix(_ key: Key) -> [UInt8] {
@@ -42,9 +50,11 @@ struct PrefixCount: IndexKind {
     final class Maintainer: IndexMaintainer {
         let poison: Key?
         let trespass: Bool
-        init(poison: Key?, trespass: Bool) {
+        let tally: Tally?
+        init(poison: Key?, trespass: Bool, tally: Tally? = nil) {
             self.poison = poison
             self.trespass = trespass
+            self.tally = tally
         }
 
         func bump(_ key: Key, by delta: Int, _ rows: borrowing IndexRows) throws {
@@ -55,6 +65,7 @@ struct PrefixCount: IndexKind {
 
         func add(_ entries: [IndexedEntry], _ rows: borrowing IndexRows) throws {
             if trespass { try rows.put([PrefixCount.countTag] + Array("someone-else".utf8) + [0, 0], [1]) }
+            tally?.added(entries.count)
             for e in entries where !e.isTombstone {
                 if e.key == poison { throw LLMDBError(.invalidArgument, "poisoned key") }
                 let marker = rows.prefix(PrefixCount.keyTag) + e.key.bytes
@@ -80,6 +91,22 @@ struct PrefixCount: IndexKind {
             var e = try start.withUnsafeBytes { try c.seek(atLeast: $0) }
             while let row = e, EntryKey.hasPrefix(row.key, start) {
                 out[String(decoding: row.key[start.count...], as: UTF8.self)] = read(row.value)
+                e = try c.next()
+            }
+            return out
+        }
+    }
+
+    /// The keys the index counts.
+    static func marked(_ db: Database, index: String) throws -> Set<String> {
+        try db.read { s in
+            var out: Set<String> = []
+            guard let table = s.db.index else { return out }
+            let start = IndexStore.namePrefix(keyTag, index)
+            let c = try s.tx.cursor(table)
+            var e = try start.withUnsafeBytes { try c.seek(atLeast: $0) }
+            while let row = e, EntryKey.hasPrefix(row.key, start) {
+                out.insert(String(decoding: row.key[start.count...], as: UTF8.self))
                 e = try c.next()
             }
             return out
@@ -250,6 +277,29 @@ struct IndexKindTests {
         try t.db.defineIndex(Self.definition)
         #expect(try PrefixCount.counts(t.db, index: "per-prefix") == ["p/k:": 5])
     }
+}
+
+/// Counts what a maintainer was given; `killAt` kills the process (SIGKILL) in the call of
+/// `add` that reaches it, before that call returns.
+final class Tally: @unchecked Sendable {
+    // @unchecked Sendable: `count` is guarded by `lock`.
+    private let lock = NSLock()
+    private var count = 0
+    private var calls = 0
+    let killAtCall: Int?
+
+    init(killAtCall: Int? = nil) { self.killAtCall = killAtCall }
+
+    func added(_ n: Int) {
+        let (c, k) = lock.withLock {
+            count += n
+            calls += 1
+            return (calls, killAtCall)
+        }
+        if let k, c >= k { kill(getpid(), SIGKILL) }
+    }
+
+    var entries: Int { lock.withLock { count } }
 }
 
 /// A kind whose name is given (to test name checks).

@@ -38,11 +38,17 @@ public protocol IndexKind: Sendable {
     /// (``ExtensionDefinition/isLegacyIndex``) is one of this kind's, by its settings.
     /// Default: false (a kind newer than named kinds has no such definitions).
     func claims(_ legacy: ExtensionDefinition) -> Bool
+    /// Whether `definition`'s index is maintained in the writing transaction or by the
+    /// background builder (see ``IndexMaintenance``). Asked when the index is defined and
+    /// by every transaction it covers: the answer must not change for a definition.
+    /// Default: ``IndexMaintenance/synchronous``.
+    func maintenance(for definition: ExtensionDefinition) -> IndexMaintenance
 }
 
 extension IndexKind {
     public var tables: [String] { [IndexKinds.sharedTable] }
     public func claims(_ legacy: ExtensionDefinition) -> Bool { false }
+    public func maintenance(for definition: ExtensionDefinition) -> IndexMaintenance { .synchronous }
     public func verify(_ definition: ExtensionDefinition, _ snapshot: borrowing Snapshot) throws -> [String] { [] }
 }
 
@@ -50,6 +56,14 @@ extension IndexKind {
 /// for each transaction that touches the index, used by the writer's thread only, and
 /// discarded after ``finish(_:)``. Rows are written through the ``IndexRows`` the writer
 /// lends to each call; whatever a call throws rolls back the whole transaction.
+///
+/// For an asynchronous index (``IndexMaintenance/asynchronous``) the background builder
+/// makes the calls instead, in writer transactions of its own: ``add(_:_:)`` gets each
+/// committed transaction's entries (those not erased since), in commit order, each followed
+/// by ``finish(_:)``; the build gives batches, each followed by ``finish(_:)``, over entries
+/// up to the defining transaction. ``erase(_:_:)`` still runs in the erasing transaction.
+/// What a builder's call throws stops the index (``AsyncIndexStatus/Phase/failed``) and
+/// writes nothing of that batch.
 public protocol IndexMaintainer: AnyObject {
     /// Entries the transaction stored in the index's scope, in the order written: every
     /// entry a put or a delete wrote (deletes as tombstones, ``ValueTag/tombstone``), with the
@@ -311,7 +325,7 @@ extension IndexKinds {
         var opened: Tables = [:]
         let open = current.tables
         for t in kind.tables where open[t] == nil {
-            guard !Database.tableNames.contains(t), t.utf8.count <= 64, !t.isEmpty else {
+            guard !Database.tableNames.contains(t), t != Database.asyncTableName, t.utf8.count <= 64, !t.isEmpty else {
                 throw LLMDBError(.invalidArgument, "the index kind '\(kind.name)' cannot own a table named '\(t)'")
             }
             do {
@@ -353,6 +367,8 @@ extension Database {
             )
         }
         indexKinds.state.withLock { $0.kinds[kind.name] = kind }
+        // Asynchronous indexes of this kind may have work waiting.
+        indexer.nudge()
     }
 
     /// Registers `kind` unless a kind of its name is registered already (façades call this on

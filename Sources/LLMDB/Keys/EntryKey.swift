@@ -127,6 +127,11 @@ package enum EntryKey {
 
     /// The length of `[partition][escaped key][00 00]` within an encoded entry key.
     @inline(__always)
+    /// Whether two encoded keys are the same bytes.
+    package static func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        a.count == b.count && memcmpEqual(a, b, count: a.count)
+    }
+
     package static func keyPartLength(_ encoded: UnsafeRawBufferPointer) -> Int { encoded.count - 16 }
 }
 

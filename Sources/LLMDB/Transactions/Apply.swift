@@ -37,7 +37,15 @@ enum Apply {
         var erases = 0
         var written = 0
         var erased = 0
-        var indexes = Maintainers(live.indexes, tables.kinds, txn.lent, facts: tables.facts, txTime: txTime)
+        var indexes = Maintainers(
+            live.indexes,
+            tables.kinds,
+            txn.lent,
+            facts: tables.facts,
+            txID: txID,
+            txTime: txTime,
+            async: tables.async
+        )
         var redefined: Set<String> = []
         for op in ops {
             switch op {
@@ -92,8 +100,9 @@ enum Apply {
             try indexes.finish(i)
         }
         if !redefined.isEmpty {
-            try rebuildIndexes(redefined, txn, tables, txTime: txTime)
+            try rebuildIndexes(redefined, txn, tables, txID: txID, txTime: txTime)
         }
+        if indexes.queued { tables.indexer.poke() }
         let record = TransactionRecord(
             txID: txID,
             txTime: txTime,
@@ -165,23 +174,34 @@ enum Apply {
         let state: IndexKinds.State
         let txn: LentTransaction
         let facts: Table
+        let txID: TxID
         let txTime: Instant
+        let async: Table?
         var maintainers: [(any IndexMaintainer)?]
+        /// Per index, once required: whether it is asynchronous (its entries are queued).
+        var asynchronous: [Bool?]
         var pending: [[IndexedEntry]]
+        /// Whether this transaction queued work for the background builder.
+        var queued = false
 
         init(
             _ definitions: [ExtensionDefinition],
             _ kinds: IndexKinds,
             _ txn: LentTransaction,
             facts: Table,
-            txTime: Instant
+            txID: TxID,
+            txTime: Instant,
+            async: Table?
         ) {
             self.definitions = definitions
             self.state = definitions.isEmpty ? IndexKinds.State() : kinds.current
             self.txn = txn
             self.facts = facts
+            self.txID = txID
             self.txTime = txTime
+            self.async = async
             maintainers = Array(repeating: nil, count: definitions.count)
+            asynchronous = Array(repeating: nil, count: definitions.count)
             pending = Array(repeating: [], count: definitions.count)
         }
 
@@ -218,17 +238,45 @@ enum Apply {
         }
 
         /// Makes sure index `i` can be maintained (its kind is registered), before any of it runs.
+        /// An asynchronous index gets a maintainer only to erase.
         mutating func require(_ i: Int) throws {
-            if maintainers[i] != nil { return }
-            maintainers[i] = try Self.kind(definitions[i], state).maintainer(for: definitions[i])
+            if asynchronous[i] != nil { return }
+            let kind = try Self.kind(definitions[i], state)
+            let isAsync = kind.maintenance(for: definitions[i]) == .asynchronous
+            if !isAsync { maintainers[i] = try kind.maintainer(for: definitions[i]) }
+            asynchronous[i] = isAsync
         }
 
-        func erase(_ i: Int, _ key: Key) throws {
+        /// Erase runs now, whichever the index's maintenance: erased data leaves derived data
+        /// in the erasing transaction.
+        mutating func erase(_ i: Int, _ key: Key) throws {
+            if maintainers[i] == nil {
+                maintainers[i] = try Self.kind(definitions[i], state).maintainer(for: definitions[i])
+            }
             try maintainers[i]!.erase(key, try rows(i))
         }
 
-        /// Gives index `i` its pending entries, then finishes it.
+        /// Gives index `i` its pending entries, then finishes it; for an asynchronous index,
+        /// queues them for the background builder instead.
         mutating func finish(_ i: Int) throws {
+            if asynchronous[i] == true {
+                if !pending[i].isEmpty {
+                    guard let async else {
+                        throw LLMDBError(
+                            .readOnly,
+                            "the asynchronous index table is missing; open the database writable once to create it"
+                        )
+                    }
+                    var key = AsyncIndexRecord.queuePrefix(definitions[i].name)
+                    EntryKey.appendU64(txID, to: &key)
+                    let value = AsyncIndexRecord.queueValue(pending[i])
+                    try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try txn.put(async, k, v) } }
+                    pending[i] = []
+                    queued = true
+                }
+                if let m = maintainers[i] { try m.finish(try rows(i)) }
+                return
+            }
             guard let m = maintainers[i] else { return }
             let r = try rows(i)
             if !pending[i].isEmpty {
@@ -246,6 +294,7 @@ enum Apply {
         _ names: Set<String>,
         _ txn: borrowing WriteTransaction,
         _ tables: Tables,
+        txID: TxID,
         txTime: Instant
     ) throws {
         let state = tables.kinds.current
@@ -256,12 +305,27 @@ enum Apply {
             // before may not be the one it has now, nor registered.
             let own = IndexRows.ownBytes(name)
             for table in state.tables.values { try IndexRows.removeAll(own, lent, table) }
+            if let async = tables.async { try AsyncIndexes.forget(name, txn, async) }
             guard let index = now.indexes.first(where: { $0.name == name }) else { continue }
             let kind = try Maintainers.kind(index, state)
             guard !index.isLegacyIndex else {
                 throw LLMDBError(.invalidArgument, "the index '\(name)': a new definition must name its kind")
             }
             try kind.validate(index)
+            if kind.maintenance(for: index) == .asynchronous {
+                // The background builder builds it, in batches, over the entries up to this
+                // transaction; later ones are queued for it.
+                guard let async = tables.async else {
+                    throw LLMDBError(
+                        .readOnly,
+                        "the asynchronous index table is missing; open the database writable once to create it"
+                    )
+                }
+                let record = AsyncIndexRecord(phase: .building, horizon: txID, watermark: 0)
+                try put(txn, async, AsyncIndexRecord.stateKey(name), record.encoded())
+                tables.indexer.poke()
+                continue
+            }
             let maintainer = try kind.maintainer(for: index)
             let rows = try IndexRows(
                 lent,

@@ -24,6 +24,9 @@ final class Writer: @unchecked Sendable {
         let ops: [WriteBatch.Op]
         let txTime: Instant?
         var migration = false
+        /// Work that writes no transaction of facts (the asynchronous index builder's
+        /// batches): run in the group's LMDB transaction without a tx id of its own.
+        let work: ((borrowing WriteTransaction) throws -> Void)?
         var onDone: (@Sendable (Result<Commit, LLMDBError>) -> Void)?
         let done = DispatchSemaphore(value: 0)
         var result: Result<Commit, LLMDBError>?
@@ -31,6 +34,13 @@ final class Writer: @unchecked Sendable {
         init(ops: [WriteBatch.Op], txTime: Instant?) {
             self.ops = ops
             self.txTime = txTime
+            self.work = nil
+        }
+
+        init(work: @escaping (borrowing WriteTransaction) throws -> Void) {
+            self.ops = []
+            self.txTime = nil
+            self.work = work
         }
 
         func finish(_ r: Result<Commit, LLMDBError>) {
@@ -67,7 +77,7 @@ final class Writer: @unchecked Sendable {
         #endif
         queue.withLock { $0.running = true }
         let env = db.env
-        let tables = Tables(facts: db.facts, txlog: db.txlog, txtime: db.txtime, kinds: db.indexKinds)
+        let tables = db.writerTables
         let code = db.options.codeRunner
         let clock = db.clock
         let thread = Thread { [self] in self.run(env: env, tables: tables, clock: clock, code: code) }
@@ -143,8 +153,12 @@ final class Writer: @unchecked Sendable {
                     }
                     break
                 }
-                batches.add(1, ordering: .relaxed)
-                batchedJobs.add(jobs.count, ordering: .relaxed)
+                // Counted: groups with writes of facts, and those writes (not the index builder's batches).
+                let writes = jobs.count { $0.work == nil }
+                if writes > 0 {
+                    batches.add(1, ordering: .relaxed)
+                    batchedJobs.add(writes, ordering: .relaxed)
+                }
                 let started = monotonicMicroseconds()
                 commitGroup(jobs, env: env, tables: tables, clock: clock, code: code)
                 lastGroupSize = jobs.count
@@ -227,6 +241,22 @@ final class Writer: @unchecked Sendable {
             return .done(jobs.map { _ in .failure(.storage(error, "cannot read the transaction log")) })
         }
         for job in jobs {
+            if let work = job.work {
+                do {
+                    try txn.nested { (child: inout WriteTransaction) throws in try work(child) }
+                    results.append(.success(Commit(txID: last.id, txTime: last.time)))
+                } catch let error as LMDBError where error.code == .mapFull || error.code == .transactionFull {
+                    txn.abort()
+                    return .mapFull(error)
+                } catch let error as LMDBError {
+                    results.append(.failure(.storage(error, "index work failed")))
+                } catch let error as LLMDBError {
+                    results.append(.failure(error))
+                } catch {
+                    results.append(.failure(LLMDBError(.storage, "index work failed: \(error)")))
+                }
+                continue
+            }
             let txID = last.id + 1
             let txTime: Instant
             if let explicit = job.txTime {
@@ -307,6 +337,10 @@ struct Tables: Sendable {
     let txtime: Table
     /// The index kinds registered, and their tables.
     let kinds: IndexKinds
+    /// The asynchronous indexes' state and queues (nil only read-only, in a file from before them).
+    let async: Table?
+    /// Told when a transaction gives asynchronous indexes work.
+    let indexer: AsyncIndexer
 }
 
 /// The monotonic clock, in microseconds.
