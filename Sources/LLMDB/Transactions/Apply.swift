@@ -200,9 +200,16 @@ enum Apply {
             self.txID = txID
             self.txTime = txTime
             self.async = async
-            maintainers = Array(repeating: nil, count: definitions.count)
-            asynchronous = Array(repeating: nil, count: definitions.count)
-            pending = Array(repeating: [], count: definitions.count)
+            if definitions.isEmpty {
+                // The common case (no index): no work for the allocator's entry points.
+                maintainers = []
+                asynchronous = []
+                pending = []
+            } else {
+                maintainers = Array(repeating: nil, count: definitions.count)
+                asynchronous = Array(repeating: nil, count: definitions.count)
+                pending = Array(repeating: [], count: definitions.count)
+            }
         }
 
         var isEmpty: Bool { definitions.isEmpty }
