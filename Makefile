@@ -15,6 +15,8 @@
 #   make bench-python  the Python benchmark of issue 7: the llmdb package (release libllmdb.so) against PyPI's lmdb,
 #                      side by side in one process (100,000 × SCALE keys, at least 2,000), scripts/bench-python.sh
 #                      into bench-out/python.md
+#   make bench-vector-kernels  the distance kernels of LLMDBVector (release): an exact scan of 10,000 × 384 f32
+#                      vectors at LMDB's 2-byte alignment, SIMD beside a scalar loop, into bench-out/vector-kernels.md
 #   make bench-abi     the C ABI benchmark: libllmdb.so (release, scripts/build-lib.sh), Benchmarks/c/bench_abi.c
 #                      and Swift llmdb-abi-bench read the same database in turns, scripts/bench_abi.py
 #                      (100,000 × SCALE keys, at least 10,000) into bench-out/abi.md
@@ -47,7 +49,7 @@ ABI_KEYS ?= $(shell python3 -c "print(max(10000, round(100000 * $(SCALE))))")
 ABI_ROUNDS ?= 3
 ABI_SECONDS ?= 1
 
-.PHONY: baselines bench bench-quick bench-wasm bench-docs bench-lql bench-server bench-python bench-abi wrk-dep baseline-deps baselines-clean
+.PHONY: bench-vector-kernels baselines bench bench-quick bench-wasm bench-docs bench-lql bench-server bench-python bench-abi wrk-dep baseline-deps baselines-clean
 
 baselines: $(BASELINE_BIN)/lmdb_raw $(BASELINE_BIN)/sqlite_bitemporal $(BASELINE_BIN)/sqlite_json $(BASELINE_BIN)/sqlite_lql
 
@@ -118,3 +120,8 @@ bench-quick:
 
 baselines-clean:
 	rm -rf $(BASELINE_BIN)
+
+bench-vector-kernels:
+	swift build -c release --package-path Benchmarks --product llmdb-vector-bench
+	@mkdir -p bench-out
+	Benchmarks/.build/release/llmdb-vector-bench | tee bench-out/vector-kernels.md

@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "LLMDB", targets: ["LLMDB"]),
         .library(name: "LLMDBText", targets: ["LLMDBText"]),
+        .library(name: "LLMDBVector", targets: ["LLMDBVector"]),
         .library(name: "LLMDBWasm", targets: ["LLMDBWasm"]),
         .library(name: "LLMDBDocuments", targets: ["LLMDBDocuments"]),
         .library(name: "LLMDBQuery", targets: ["LLMDBQuery"]),
@@ -69,6 +70,14 @@ let package = Package(
         .target(
             name: "LLMDBText",
             dependencies: ["LLMDB", "LLMDBStorage"],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: - Vectors: distance kernels (the vector façade and its ANN index build on them)
+
+        .target(
+            name: "LLMDBVector",
+            dependencies: [],
             swiftSettings: strictSettings
         ),
 
@@ -191,6 +200,11 @@ let package = Package(
         .testTarget(
             name: "LLMDBTests",
             dependencies: ["LLMDB", "LLMDBStorage"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LLMDBVectorTests",
+            dependencies: ["LLMDBVector"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -73,5 +73,11 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-Ounchecked"])]
         ),
+        // The distance kernels (`make bench-vector-kernels`): SIMD beside a scalar loop.
+        .executableTarget(
+            name: "llmdb-vector-bench",
+            dependencies: ["BenchSupport", .product(name: "LLMDBVector", package: rootIdentity)],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
     ]
 )
