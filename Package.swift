@@ -73,11 +73,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
-        // MARK: - Vectors: distance kernels (the vector façade and its ANN index build on them)
+        // MARK: - Vectors: collections of bitemporal vectors, exact search, the distance kernels
 
         .target(
             name: "LLMDBVector",
-            dependencies: [],
+            dependencies: ["LLMDB"],
             swiftSettings: strictSettings
         ),
 
@@ -123,7 +123,9 @@ let package = Package(
 
         .target(
             name: "LLMDBService",
-            dependencies: ["LLMDB", "LLMDBText", "LLMDBWasm", "LLMDBDocuments", "LLMDBQuery", "LLMDBMemory"],
+            dependencies: [
+                "LLMDB", "LLMDBText", "LLMDBWasm", "LLMDBDocuments", "LLMDBQuery", "LLMDBMemory", "LLMDBVector",
+            ],
             swiftSettings: strictSettings
         ),
 
@@ -204,7 +206,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LLMDBVectorTests",
-            dependencies: ["LLMDBVector"],
+            dependencies: ["LLMDBVector", "LLMDB"],
             swiftSettings: strictSettings
         ),
         .testTarget(

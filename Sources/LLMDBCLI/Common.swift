@@ -1,6 +1,7 @@
 import ArgumentParser
 import LLMDB
 import LLMDBDocuments
+import LLMDBService
 import LLMDBStorage
 import LLMDBWasm
 
@@ -43,7 +44,7 @@ struct DatabaseOptions: ParsableArguments {
         o.maxMapSize = bytes
         o.mapSize = min(o.mapSize, o.maxMapSize)
         o.codeRunner = WasmRuntime(limits: try wasmLimitsFromEnvironment())
-        o.indexKinds = Database.Options.builtInIndexKinds
+        o.indexKinds = Database.Options.allIndexKinds
         let result = Result { () throws(LLMDBError) -> Database in try Database.open(path: path, options: o) }
         if case .failure(let error) = result, error.code == .invalidArgument, !create {
             throw CLIError(

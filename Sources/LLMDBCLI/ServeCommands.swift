@@ -282,7 +282,7 @@ func openServed(path: String, sync: SyncPolicy = .full) throws -> Database {
     o.sync = sync
     o.create = true
     o.codeRunner = WasmRuntime(limits: try wasmLimitsFromEnvironment())
-    o.indexKinds = Database.Options.builtInIndexKinds
+    o.indexKinds = Database.Options.allIndexKinds
     do { return try Database.open(path: path, options: o) } catch {
         throw CLIError("cannot open the database at \(path): \(error.message)")
     }

@@ -77,7 +77,7 @@ public func abiOpen(
             o.maxMapSize = Int(given.max_map_size)
         }
         o.codeRunner = WasmRuntime.shared
-        o.indexKinds = Database.Options.builtInIndexKinds
+        o.indexKinds = Database.Options.allIndexKinds
         _ = forkHandler
         let shared = try OpenFiles.open(path: path, options: o)
         out.pointee = Handles.add(.database(DatabaseHandle(shared, readOnly: o.readOnly)))

@@ -140,8 +140,14 @@ public struct Value: Hashable, Sendable {
         return Value(unchecked: .edge, out)
     }
 
-    /// A vector of 32-bit floats (stored little-endian).
-    public static func vector(_ components: [Float]) throws(LLMDBError) -> Value {
+    /// A vector of 32-bit floats (stored little-endian), with optional JSON metadata (an
+    /// object, stored after the floats, as an edge's properties are).
+    public static func vector(_ components: [Float], metadata: JSONValue? = nil) throws(LLMDBError) -> Value {
+        if let metadata {
+            guard case .object = metadata else {
+                throw LLMDBError(.invalidValue, "a vector's metadata must be a JSON object")
+            }
+        }
         guard !components.isEmpty, components.count <= 65536 else {
             throw LLMDBError(.invalidValue, "a vector needs 1 to 65536 components, not \(components.count)")
         }
@@ -162,6 +168,7 @@ public struct Value: Hashable, Sendable {
                 UInt8(truncatingIfNeeded: b >> 24),
             ]
         }
+        if let metadata { out += JSON.serialize(metadata) }
         return Value(unchecked: .vector, out)
     }
 
@@ -185,7 +192,7 @@ public struct Value: Hashable, Sendable {
     /// The value as a JSON tree, for display: JSON as itself; raw bytes as a string when
     /// they are UTF-8, else `{"$base64": …}`; MessagePack decoded; Protobuf as
     /// `{"type_name", "bytes_base64"}`; an edge as `{"from","to","label","properties"}`;
-    /// a vector as an array of numbers.
+    /// a vector as an array of numbers (`{"vector", "metadata"}` when it has metadata).
     package func jsonTree() throws(LLMDBError) -> JSONValue {
         func bad(_ what: String) -> LLMDBError {
             LLMDBError(.invalidValue, "a stored \(tag.name) value is malformed: \(what)")
@@ -236,7 +243,7 @@ public struct Value: Hashable, Sendable {
         case .vector:
             guard payload.count >= 4 else { throw bad("truncated") }
             let n = Int(payload[0]) << 24 | Int(payload[1]) << 16 | Int(payload[2]) << 8 | Int(payload[3])
-            guard payload.count == 4 + 4 * n else { throw bad("length does not match dimensions") }
+            guard payload.count >= 4 + 4 * n else { throw bad("length does not match dimensions") }
             var out: [JSONValue] = []
             out.reserveCapacity(n)
             for k in 0..<n {
@@ -247,7 +254,11 @@ public struct Value: Hashable, Sendable {
                     ) << 24
                 out.append(.double(Double(Float(bitPattern: bits))))
             }
-            return .array(out)
+            guard payload.count > 4 + 4 * n else { return .array(out) }
+            let metadata: JSONValue
+            do { metadata = try JSON.parse(Array(payload[(4 + 4 * n)...])) } catch { throw bad("metadata: \(error)") }
+            guard case .object = metadata else { throw bad("its metadata is not a JSON object") }
+            return .object([JSONMember("vector", .array(out)), JSONMember("metadata", metadata)])
         default:
             throw LLMDBError(.unknownValueTag, "unknown value tag 0x\(String(tag.rawValue, radix: 16))")
         }
