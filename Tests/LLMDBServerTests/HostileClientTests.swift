@@ -201,14 +201,14 @@ struct HostileClientTests {
     func keyValidAhead() async throws {
         let t = try ServerDB()
         let (token, info) = try APIKeys.create(t.db, name: "ahead", role: .admin, partitions: nil, prefixes: nil)
-        // Move the key's record a minute ahead in valid time (as a writer whose clock is
+        // Move the key's record an hour ahead in valid time (as a writer whose clock is
         // ahead would have written it): absent now, present from then on.
         let k = Key("_meta/apikey/" + info.id, partition: Key.systemPartition)
         let fact = try #require(try t.db.get(k))
         let record = try #require(fact.value)
         _ = try await t.db.write { b in
             try b.deleteSystem(k, validFrom: fact.validFrom)
-            try b.putSystem(k, record, validFrom: fact.validFrom.advanced(by: 60_000_000))
+            try b.putSystem(k, record, validFrom: fact.validFrom.advanced(by: 3_600_000_000))
         }
         #expect(try t.db.get(k) == nil)
         try await t.app().test(.router) { client in

@@ -160,6 +160,106 @@ struct AsyncIndexTests {
         #expect(try t.db.read { s in try s.tx.stat(s.db.asyncTable!).entries } == 0)
     }
 
+    /// Every entry the facts hold in `scope` that is not a tombstone.
+    func storedEntries(_ db: Database, scope: String) throws -> Int {
+        try db.read { s in
+            let c = try s.tx.cursor(s.db.facts)
+            let start = EntryKey.prefix(Key(scope))
+            var n = 0
+            var e = try start.withUnsafeBytes { try c.seek(atLeast: $0) }
+            while let entry = e, EntryKey.hasPrefix(entry.key, start) {
+                if entry.value.first != ValueTag.tombstone.rawValue { n += 1 }
+                e = try c.next()
+            }
+            return n
+        }
+    }
+
+    /// Whether any key or value of the seam's own table holds `bytes`.
+    func asyncTableHolds(_ db: Database, _ bytes: String) throws -> Bool {
+        let needle = Array(bytes.utf8)
+        return try db.read { s in
+            let c = try s.tx.cursor(s.db.asyncTable!)
+            var e = try c.first()
+            while let row = e {
+                for part in [Array(row.key), Array(row.value)] where part.count >= needle.count {
+                    for i in 0...(part.count - needle.count) where Array(part[i..<(i + needle.count)]) == needle {
+                        return true
+                    }
+                }
+                e = try c.next()
+            }
+            return false
+        }
+    }
+
+    @Test(
+        "a ranged write during a build: the value it restores under an older tx is given once, ahead of the cursor or behind it"
+    )
+    func rangeWriteDuringBuild() throws {
+        let tally = Tally()
+        let t = try open(PrefixCount(asynchronous: true, tally: tally))
+        try t.db.write { b in
+            for i in 0..<3000 { try b.put(Key("p/k:\(String(format: "%04d", i))"), .raw("old")) }
+        }
+        t.db.pauseAsyncIndexing(true)
+        try t.db.defineIndex(Self.definition)
+        // One batch: the build has gone past the first entries (at least a chunk of 64, at most
+        // a batch of 1024: fewer when the batch's time ran out first), not the rest.
+        #expect(try t.db.runAsyncIndexBatch())
+        let built = try status(t.db).builtEntries
+        #expect(built >= 64 && built <= 1024, "\(built)")
+        // Each restores the old value at its end, under the old tx (within the build's horizon):
+        // behind the cursor it must be queued, ahead of it the build gives it.
+        let from = Instant(microseconds: 1_000_000_000)
+        for key in ["p/k:0010", "p/k:2500"] {
+            try t.db.write { try $0.put(Key(key), .raw("new"), validFrom: from, validTo: from.advanced(by: 1_000_000)) }
+        }
+        t.db.pauseAsyncIndexing(false)
+        #expect(try t.db.waitForAsyncIndexes())
+        #expect(try status(t.db).caughtUp)
+        // Every stored entry once: the 3000, and two for each ranged write.
+        #expect(try storedEntries(t.db, scope: "p/") == 3004)
+        #expect(tally.entries == 3004)
+        #expect(try PrefixCount.counts(t.db, index: "per-prefix") == PrefixCount.bruteForce(t.db, scope: "p/"))
+    }
+
+    @Test(
+        "erase during a build leaves no byte of the key in the queue or the build's cursor, and the build gives the rest once"
+    )
+    func eraseCleansTheQueue() throws {
+        let tally = Tally()
+        let t = try open(PrefixCount(asynchronous: true, tally: tally))
+        try t.db.write { b in
+            for i in 0..<3000 { try b.put(Key("p/k:\(String(format: "%04d", i))"), .raw("v")) }
+        }
+        t.db.pauseAsyncIndexing(true)
+        try t.db.defineIndex(Self.definition)
+        #expect(try t.db.runAsyncIndexBatch())
+        // The cursor holds the last key the batch went past, and the queue a later write.
+        let built = try status(t.db).builtEntries
+        #expect(built >= 64 && built <= 1024, "\(built)")
+        let cursor = "p/k:\(String(format: "%04d", built - 1))"
+        #expect(try asyncTableHolds(t.db, cursor))
+        try t.db.write { try $0.put("p/k:late-secret", .raw("v")) }
+        try t.db.write { try $0.put("p/k:kept", .raw("v")) }
+        #expect(try asyncTableHolds(t.db, "p/k:late-secret"))
+        try t.db.erase(Key(cursor))
+        try t.db.erase("p/k:late-secret")
+        #expect(try !asyncTableHolds(t.db, cursor))
+        #expect(try !asyncTableHolds(t.db, "p/k:late-secret"))
+        #expect(try status(t.db).pendingTransactions == 2)
+        t.db.pauseAsyncIndexing(false)
+        #expect(try t.db.waitForAsyncIndexes())
+        let s = try status(t.db)
+        #expect(s.caughtUp && s.caughtUpEntries == 1, "\(s)")
+        // Given once each: the erased key's entry before its erase, and every other entry.
+        #expect(try storedEntries(t.db, scope: "p/") == 3000)
+        #expect(tally.entries == 3001)
+        #expect(try PrefixCount.counts(t.db, index: "per-prefix") == PrefixCount.bruteForce(t.db, scope: "p/"))
+        #expect(try t.db.verify().ok)
+    }
+
     @Test("a SIGKILL in the middle of a build: the build resumes where its last committed batch ended")
     func killMidBuild() async throws {
         let dir = NSTemporaryDirectory() + "llmdb-async-" + UUID().uuidString
@@ -169,8 +269,9 @@ struct AsyncIndexTests {
         let total = 8 * 1000
         await #expect(processExitsWith: .signal(SIGKILL)) { [path = path as String, total = total as Int] in
             var o = Database.Options()
-            // Killed in the fourth call of add: three batches of the build are committed.
-            o.indexKinds = [PrefixCount(asynchronous: true, tally: Tally(killAtCall: 4))]
+            // Killed in the 50th call of add (64 entries each, 16 a batch): three batches of the
+            // build are committed.
+            o.indexKinds = [PrefixCount(asynchronous: true, tally: Tally(killAtCall: 50))]
             let db = try Database.open(path: path, options: o)
             for batch in 0..<(total / 1000) {
                 try db.write { b in

@@ -51,7 +51,8 @@ public struct AsyncIndexStatus: Sendable, Hashable {
     public let phase: Phase
     /// Every transaction up to this one is in the index (nil while building).
     public let indexedThrough: TxID?
-    /// Transactions committed whose entries the index has yet to take.
+    /// Transactions committed whose entries the index has yet to take (counted up to
+    /// ``pendingCountLimit``: a count past it reads as the limit).
     public let pendingTransactions: Int
     /// Entries the build gave the index so far.
     public let builtEntries: UInt64
@@ -66,6 +67,10 @@ public struct AsyncIndexStatus: Sendable, Hashable {
 
     /// Whether the index holds every committed transaction.
     public var caughtUp: Bool { phase == .live && pendingTransactions == 0 }
+
+    /// How many queued transactions a status counts at most: reading it stays cheap however
+    /// far behind the index is.
+    public static let pendingCountLimit = 100_000
 }
 
 /// The persisted state of one asynchronous index.
@@ -264,45 +269,122 @@ private final class Flag: @unchecked Sendable {
 enum AsyncIndexes {
     /// One batch for each asynchronous index with work to do: the next part of its build, or
     /// the next queued transactions. Returns whether work remains.
+    /// The indexes share one batch's budget (``AsyncIndexer/batchEntries`` and
+    /// ``AsyncIndexer/batchMicroseconds``): the writer is held for one batch, not one per index.
     static func step(_ txn: borrowing WriteTransaction, _ tables: Tables) throws -> Bool {
         guard let table = tables.async else { return false }
         let kinds = tables.kinds.current
         let now = try Apply.lastTransaction(txn, tables)
         let live = try LiveExtensions.load(txn, tables.facts, at: now.time)
+        var budget = Budget()
         var more = false
         for def in live.indexes {
+            guard let before = try record(txn.lent, table, def.name) else { continue }
+            guard before.phase != .failed, let kind = kinds.kind(of: def) else { continue }
+            if budget.spent {
+                more = true
+                continue
+            }
+            var record = before
             let key = AsyncIndexRecord.stateKey(def.name)
-            guard
-                var record = try key.withUnsafeBytes({ k in
-                    try txn.get(table, k).map { (b) throws(LLMDBError) in try AsyncIndexRecord.decode(b) }
-                })
-            else { continue }
-            guard record.phase != .failed, let kind = kinds.kind(of: def) else { continue }
-            let started = monotonicMicroseconds()
             do {
                 let remains = try txn.nested { (child: inout WriteTransaction) throws -> Bool in
                     let r =
                         record.phase == .building
-                        ? try build(def, kind, &record, child, tables, kinds, started: started)
-                        : try catchUp(def, kind, &record, child, tables, kinds, table, started: started)
-                    try put(child, table, key, record.encoded())
+                        ? try build(def, kind, &record, child, tables, kinds, &budget)
+                        : try catchUp(def, kind, &record, child, tables, kinds, table, &budget)
+                    // An idle index writes nothing: a step with no work commits an empty transaction.
+                    if record != before { try put(child, table, key, record.encoded()) }
                     return r
                 }
                 more = more || remains
-            } catch let error as LMDBError where error.code == .mapFull || error.code == .transactionFull {
-                // The writer grows the map (or splits the group) and runs the batch again.
+            } catch let error as LMDBError {
+                // The storage's, not the kind's (a full map, a full transaction, an I/O error):
+                // the writer grows the map or splits the group and the batch runs again, or the
+                // builder tries again on its next round. The index does not fail for it.
                 throw error
             } catch {
                 // The kind refused: the index stops here, saying why, until it is redefined.
-                var failed = try key.withUnsafeBytes { k in
-                    try txn.get(table, k).map { (b) throws(LLMDBError) in try AsyncIndexRecord.decode(b) }
-                }!
+                var failed = before
                 failed.phase = .failed
                 failed.error = String(describing: error).prefix(500).description
                 try put(txn, table, key, failed.encoded())
             }
         }
         return more
+    }
+
+    /// What one batch may still do, shared by every index it steps.
+    struct Budget {
+        let started = monotonicMicroseconds()
+        var entries = 0
+
+        var spent: Bool {
+            entries >= AsyncIndexer.batchEntries
+                || monotonicMicroseconds() - started > AsyncIndexer.batchMicroseconds
+        }
+    }
+
+    /// The state record of index `name`; nil when it is not asynchronous.
+    static func record(_ txn: LentTransaction, _ table: Table, _ name: String) throws -> AsyncIndexRecord? {
+        try AsyncIndexRecord.stateKey(name).withUnsafeBytes { k in
+            try txn.get(table, k).map { (b) throws(LLMDBError) in try AsyncIndexRecord.decode(b) }
+        }
+    }
+
+    /// The entries of a committing transaction that a building index's queue must take:
+    /// the build itself gives it those it has yet to reach. A ranged write restores the
+    /// value in effect at its end under that value's own (older) tx; when that tx is within
+    /// the build's horizon and the entry lies ahead of the build's cursor, queueing it too
+    /// would give it twice.
+    static func leavingToBuild(_ entries: [IndexedEntry], _ record: AsyncIndexRecord?) -> [IndexedEntry] {
+        guard let record, record.phase == .building else { return entries }
+        return entries.filter { e in
+            guard e.txID <= record.horizon else { return true }
+            if record.cursor.isEmpty { return false }
+            let k = EntryKey.encode(e.key, validFrom: e.validFrom, tx: e.txID)
+            return k.lexicographicallyPrecedes(record.cursor) || k == record.cursor
+        }
+    }
+
+    /// Erases what the seam keeps of `key` for index `name`: its entries in the queue, and
+    /// the build's cursor when it points into the key's entries (the cursor moves back to
+    /// the entry before them, which the build has given already). Erase leaves no byte of
+    /// the key in the file.
+    static func erase(_ key: Key, _ name: String, _ txn: LentTransaction, _ table: Table, facts: Table) throws {
+        let keyPrefix = EntryKey.keyPrefix(key)
+        let queue = AsyncIndexRecord.queuePrefix(name)
+        let c = try txn.cursor(table)
+        var rewrites: [([UInt8], [UInt8])] = []
+        var e = try queue.withUnsafeBytes { try c.seek(atLeast: $0) }
+        while let row = e, EntryKey.hasPrefix(row.key, queue) {
+            let keys = try AsyncIndexRecord.queueKeys(row.value)
+            let kept = keys.filter { !$0.starts(with: keyPrefix) }
+            if kept.count != keys.count {
+                var value: [UInt8] = []
+                for k in kept {
+                    EntryKey.appendU32(UInt32(k.count), to: &value)
+                    value += k
+                }
+                // The transaction stays queued (empty): the watermark still passes it in order.
+                rewrites.append((Array(row.key), value))
+            }
+            e = try c.next()
+        }
+        for (k, v) in rewrites {
+            try k.withUnsafeBytes { k in try v.withUnsafeBytes { v in try txn.put(table, k, v) } }
+        }
+        guard var record = try record(txn, table, name), record.cursor.starts(with: keyPrefix) else { return }
+        // The entries before the erased key's: the build went past the last of them.
+        let f = try txn.cursor(facts)
+        let found = try keyPrefix.withUnsafeBytes { try f.seek(atLeast: $0) }
+        let previous = found == nil ? try f.last() : try f.previous()
+        // None: nothing is stored before the key, and the build starts again at its scope's start.
+        record.cursor = previous.map { Array($0.key) } ?? []
+        let value = record.encoded()
+        try AsyncIndexRecord.stateKey(name).withUnsafeBytes { k in
+            try value.withUnsafeBytes { v in try txn.put(table, k, v) }
+        }
     }
 
     static func put(_ txn: borrowing WriteTransaction, _ table: Table, _ key: [UInt8], _ value: [UInt8]) throws {
@@ -336,7 +418,7 @@ enum AsyncIndexes {
         _ txn: borrowing WriteTransaction,
         _ tables: Tables,
         _ kinds: IndexKinds.State,
-        started: Int64
+        _ budget: inout Budget
     ) throws -> Bool {
         let maintainer = try kind.maintainer(for: def)
         let time = try transactionTime(txn, tables, record.horizon)
@@ -350,6 +432,8 @@ enum AsyncIndexes {
             e = try record.cursor.withUnsafeBytes { try c.seek(atLeast: $0) }
             if let cur = e, record.cursor.withUnsafeBytes({ EntryKey.same(cur.key, $0) }) { e = try c.next() }
         }
+        // Entries go to the kind in chunks, so that the budget's clock is read between them
+        // (an expensive kind, an embedder, takes milliseconds per chunk).
         var page: [IndexedEntry] = []
         var visited = 0
         var last: [UInt8]? = nil
@@ -362,17 +446,24 @@ enum AsyncIndexes {
             {
                 page.append(IndexedEntry(key: d.key, validFrom: d.validFrom, txID: d.tx, stored: Array(entry.value)))
             }
-            if page.count >= AsyncIndexer.batchEntries || visited >= 4 * AsyncIndexer.batchEntries
-                || (visited % 64 == 0 && monotonicMicroseconds() - started > AsyncIndexer.batchMicroseconds)
-            {
+            if page.count == Self.buildChunk {
+                try maintainer.add(page, rows)
+                record.built += UInt64(page.count)
+                budget.entries += page.count
+                page.removeAll(keepingCapacity: true)
+            }
+            if visited >= 4 * AsyncIndexer.batchEntries || (visited % Self.buildChunk == 0 && budget.spent) {
                 last = Array(entry.key)
                 break
             }
             e = try c.next()
         }
-        if !page.isEmpty { try maintainer.add(page, rows) }
+        if !page.isEmpty {
+            try maintainer.add(page, rows)
+            record.built += UInt64(page.count)
+            budget.entries += page.count
+        }
         try maintainer.finish(rows)
-        record.built += UInt64(page.count)
         if let last {
             record.cursor = last
             return true
@@ -393,14 +484,14 @@ enum AsyncIndexes {
         _ tables: Tables,
         _ kinds: IndexKinds.State,
         _ table: Table,
-        started: Int64
+        _ budget: inout Budget
     ) throws -> Bool {
         let prefix = AsyncIndexRecord.queuePrefix(def.name)
         let c = try txn.cursor(table)
         let facts = try txn.cursor(tables.facts)
-        var taken = 0
-        var maintainer: (any IndexMaintainer)? = nil
-        while let row = try prefix.withUnsafeBytes({ try c.seek(atLeast: $0) }), EntryKey.hasPrefix(row.key, prefix) {
+        while !budget.spent, let row = try prefix.withUnsafeBytes({ try c.seek(atLeast: $0) }),
+            EntryKey.hasPrefix(row.key, prefix)
+        {
             guard row.key.count == prefix.count + 8 else {
                 throw LLMDBError(.corrupted, "an asynchronous index's queue key is malformed")
             }
@@ -418,20 +509,20 @@ enum AsyncIndexes {
                 else { continue }
                 entries.append(IndexedEntry(key: d.key, validFrom: d.validFrom, txID: d.tx, stored: Array(v.value)))
             }
-            if maintainer == nil { maintainer = try kind.maintainer(for: def) }
+            // A maintainer per transaction, as the transaction itself would have made.
+            let maintainer = try kind.maintainer(for: def)
             let rows = try rows(def, kind, txn, tables, kinds, txTime: try transactionTime(txn, tables, tx))
-            if !entries.isEmpty { try maintainer!.add(entries, rows) }
-            try maintainer!.finish(rows)
+            if !entries.isEmpty { try maintainer.add(entries, rows) }
+            try maintainer.finish(rows)
             record.caughtUp += UInt64(entries.count)
             record.watermark = tx
-            taken += max(entries.count, 1)
-            if taken >= AsyncIndexer.batchEntries || monotonicMicroseconds() - started > AsyncIndexer.batchMicroseconds
-            {
-                break
-            }
+            budget.entries += max(entries.count, 1)
         }
         return try hasQueue(table, def.name, txn)
     }
+
+    /// How many entries a build gives its kind at a time.
+    static let buildChunk = 64
 
     static func hasQueue(_ table: Table, _ name: String, _ txn: borrowing WriteTransaction) throws -> Bool {
         let prefix = AsyncIndexRecord.queuePrefix(name)
@@ -500,7 +591,7 @@ extension Snapshot {
         var pending = 0
         var first: TxID? = nil
         var e = try prefix.withUnsafeBytes { try c.seek(atLeast: $0) }
-        while let row = e, EntryKey.hasPrefix(row.key, prefix) {
+        while let row = e, EntryKey.hasPrefix(row.key, prefix), pending < AsyncIndexStatus.pendingCountLimit {
             if first == nil, row.key.count == prefix.count + 8 { first = EntryKey.readU64(row.key, at: prefix.count) }
             pending += 1
             e = try c.next()
@@ -535,6 +626,18 @@ extension Database {
         indexer.pause(paused)
     }
 
+    /// Runs one batch of the background builder now, held or not: for tests that need an
+    /// index part-way through its build. Returns whether work remains.
+    @_spi(Testing) public func runAsyncIndexBatch() throws -> Bool {
+        let more = Flag()
+        let tables = writerTables
+        let job = Writer.Job { txn in more.value = try AsyncIndexes.step(txn, tables) }
+        writer.submit(job)
+        job.done.wait()
+        _ = try job.result!.get()
+        return more.value
+    }
+
     /// The state of every asynchronous index (see ``IndexMaintenance/asynchronous``).
     public func asyncIndexes() throws -> [AsyncIndexStatus] {
         try read { try $0.asyncIndexes() }
@@ -558,7 +661,8 @@ extension Database {
             }
             if done { return true }
             if ContinuousClock.now >= deadline { return false }
-            indexer.nudge()
+            // A poke, not a nudge: the builder may not know yet that the file has such indexes.
+            indexer.poke()
             Thread.sleep(forTimeInterval: 0.002)
         }
     }

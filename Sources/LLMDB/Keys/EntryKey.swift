@@ -125,13 +125,13 @@ package enum EntryKey {
         return (Key(bytes, partition: partition), t.validFrom, t.tx)
     }
 
-    /// The length of `[partition][escaped key][00 00]` within an encoded entry key.
-    @inline(__always)
     /// Whether two encoded keys are the same bytes.
+    @inline(__always)
     package static func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         a.count == b.count && memcmpEqual(a, b, count: a.count)
     }
 
+    /// The length of `[partition][escaped key][00 00]` within an encoded entry key.
     package static func keyPartLength(_ encoded: UnsafeRawBufferPointer) -> Int { encoded.count - 16 }
 }
 

@@ -93,6 +93,9 @@ enum Apply {
                     try indexes.require(i)
                     indexes.pending[i].removeAll { $0.key == key }
                     try indexes.erase(i, key)
+                    if indexes.asynchronous[i] == true, let async = tables.async {
+                        try AsyncIndexes.erase(key, live.indexes[i].name, txn.lent, async, facts: tables.facts)
+                    }
                 }
             }
         }
@@ -274,12 +277,16 @@ enum Apply {
                             "the asynchronous index table is missing; open the database writable once to create it"
                         )
                     }
-                    var key = AsyncIndexRecord.queuePrefix(definitions[i].name)
-                    EntryKey.appendU64(txID, to: &key)
-                    let value = AsyncIndexRecord.queueValue(pending[i])
-                    try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try txn.put(async, k, v) } }
+                    let name = definitions[i].name
+                    let entries = AsyncIndexes.leavingToBuild(pending[i], try AsyncIndexes.record(txn, async, name))
                     pending[i] = []
-                    queued = true
+                    if !entries.isEmpty {
+                        var key = AsyncIndexRecord.queuePrefix(name)
+                        EntryKey.appendU64(txID, to: &key)
+                        let value = AsyncIndexRecord.queueValue(entries)
+                        try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try txn.put(async, k, v) } }
+                        queued = true
+                    }
                 }
                 if let m = maintainers[i] { try m.finish(try rows(i)) }
                 return

@@ -161,7 +161,9 @@ final class Writer: @unchecked Sendable {
                 }
                 let started = monotonicMicroseconds()
                 commitGroup(jobs, env: env, tables: tables, clock: clock, code: code)
-                lastGroupSize = jobs.count
+                // The gather window waits for writers of facts: the builder's batches are not
+                // writers that come back.
+                lastGroupSize = writes
                 lastCommitMicroseconds = monotonicMicroseconds() - started
                 #if LLMDB_INTERNAL_CHECKS
                 db?._checkInvariants()
