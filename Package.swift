@@ -77,7 +77,7 @@ let package = Package(
 
         .target(
             name: "LLMDBVector",
-            dependencies: ["LLMDB"],
+            dependencies: ["LLMDB", "LLMDBStorage"],
             swiftSettings: strictSettings
         ),
 
@@ -181,6 +181,7 @@ let package = Package(
                 "LLMDBMemory",
                 "LLMDBService",
                 "LLMDBServer",
+                "LLMDBVector",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -232,7 +233,7 @@ let package = Package(
         .testTarget(
             name: "LLMDBServerTests",
             dependencies: [
-                "LLMDBServer", "LLMDBService", "LLMDBMemory", "LLMDB",
+                "LLMDBServer", "LLMDBService", "LLMDBMemory", "LLMDB", "LLMDBVector",
                 // Run as another process (`llmdb key create` beside a server).
                 "llmdb",
                 .product(name: "MCP", package: "swift-sdk"),

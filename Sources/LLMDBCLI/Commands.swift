@@ -22,7 +22,7 @@ public struct LLMDBCommand: ParsableCommand {
             Status.self, Init.self, Put.self, Delete.self, Erase.self, Get.self, History.self, Timeline.self,
             Scan.self, Apply.self, Log.self, Stats.self, Backup.self, Compact.self, Verify.self,
             Code.self, Hook.self, Index.self, Reduce.self, Doc.self, SchemaCommand.self, Migrate.self, Query.self,
-            Repl.self, Serve.self, MCPCommand.self, KeyCommand.self,
+            Repl.self, Serve.self, MCPCommand.self, KeyCommand.self, Vector.self,
         ],
         defaultSubcommand: Status.self
     )

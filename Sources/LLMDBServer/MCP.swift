@@ -101,6 +101,13 @@ public enum MCPTools {
                 "Try a migration proposal on a collection's documents without writing: how many change, which fail and why, with before/after samples.",
             readOnly: true
         ),
+        Tool(
+            name: "vector_search",
+            route: "searchVectors",
+            description:
+                "Find the k vectors nearest to 'vector' (an array of numbers of the collection's dimension) in a vector collection, optionally only those whose metadata matches 'filter' ({\"path.to.field\": value}), as of a past valid time or transaction. Returns keys, distances (smaller is nearer), metadata and versions, not the vectors; k is at most 100 and 'max_bytes' bounds the answer ('truncated' says when it cut).",
+            readOnly: true
+        ),
     ]
 
     static func route(_ id: String) -> Route { Route.all.first { $0.operationID == id }! }

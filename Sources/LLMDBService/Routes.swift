@@ -500,5 +500,90 @@ extension Route {
             fields: [partitionField],
             role: .read
         ) { s, a, p in try s.namespaces(a, p) },
+        // Vectors
+        Route(
+            method: .get,
+            path: "/v1/vectors",
+            operationID: "listVectorCollections",
+            summary: "The vector collections (of the partitions this key may use)",
+            tag: "vectors",
+            fields: [],
+            role: .read
+        ) { s, a, p in try s.listVectorCollections(a, p) },
+        Route(
+            method: .post,
+            path: "/v1/vectors/:collection",
+            operationID: "createVectorCollection",
+            summary: "Create a vector collection (no change when it exists alike)",
+            tag: "vectors",
+            fields: [
+                f("dimensions", .integer, required: true, "1 to 65536"),
+                f("metric", .string, "cosine (default), dot or l2"), partitionField,
+            ],
+            role: .admin
+        ) { s, a, p in try s.createVectorCollection(a, p) },
+        Route(
+            method: .get,
+            path: "/v1/vectors/:collection",
+            operationID: "vectorCollectionStats",
+            summary: "A vector collection: its dimension, metric, and how many vectors it holds as of a time",
+            tag: "vectors",
+            fields: asOfFields,
+            role: .read
+        ) { s, a, p in try s.vectorCollectionStats(a, p) },
+        Route(
+            method: .delete,
+            path: "/v1/vectors/:collection",
+            operationID: "dropVectorCollection",
+            summary: "Drop a vector collection: its vectors end now (history stays), its definition goes",
+            tag: "vectors",
+            fields: [],
+            role: .admin
+        ) { s, a, p in try s.dropVectorCollection(a, p) },
+        Route(
+            method: .put,
+            path: "/v1/vectors/:collection/vectors",
+            operationID: "putVectors",
+            summary: "Store one vector (key, vector, metadata) or a batch ('vectors') in one transaction",
+            tag: "vectors",
+            fields: [
+                f("key", .string), f("vector", .json, "an array of numbers"),
+                f("metadata", .object, "a JSON object, for filters"), f("valid_from", .time), f("valid_to", .time),
+                f("vectors", .objects, "a batch: objects with key, vector, metadata, valid_from, valid_to"),
+            ],
+            role: .write
+        ) { s, a, p in try s.putVectors(a, p) },
+        Route(
+            method: .get,
+            path: "/v1/vectors/:collection/vectors",
+            operationID: "getVector",
+            summary: "A key's vector as of a valid and transaction time",
+            tag: "vectors",
+            fields: [f("key", .string, required: true)] + asOfFields,
+            role: .read
+        ) { s, a, p in try s.getVector(a, p) },
+        Route(
+            method: .delete,
+            path: "/v1/vectors/:collection/vectors",
+            operationID: "deleteVector",
+            summary: "End a key's vector from a valid time, or erase every version (erase: true)",
+            tag: "vectors",
+            fields: [f("key", .string, required: true), f("valid_from", .time), f("erase", .boolean)],
+            role: .write
+        ) { s, a, p in try s.deleteVector(a, p) },
+        Route(
+            method: .post,
+            path: "/v1/vectors/:collection/search",
+            operationID: "searchVectors",
+            summary: "The k nearest vectors as of a valid and transaction time, with metadata filters",
+            tag: "vectors",
+            fields: [
+                f("vector", .json, required: true, "the query: an array of numbers"),
+                f("k", .integer, "how many, 1 to 100 (default 10)"),
+                f("filter", .object, "conditions: {\"path.to.field\": value}, each must equal"),
+                f("max_bytes", .integer, "cut the answer to fit this many bytes ('truncated' says so)"),
+            ] + asOfFields,
+            role: .read
+        ) { s, a, p in try s.searchVectors(a, p) },
     ]
 }

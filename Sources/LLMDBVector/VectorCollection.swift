@@ -1,4 +1,5 @@
 public import LLMDB
+import LLMDBStorage
 
 // Vector collections: a vector is a bitemporal fact (tag 0x20, its floats then optional JSON
 // metadata) at `vec/{collection}/{key}` of a partition, so history, corrections, as-of reads,
@@ -373,6 +374,44 @@ public struct VectorCollection: Sendable {
     }
 }
 
+/// How many vectors a collection holds, as of some (valid time, tx).
+public struct VectorCollectionStats: Sendable, Hashable {
+    public let info: VectorCollectionInfo
+    /// Keys with a vector visible at the (valid time, tx) asked for.
+    public let vectors: Int
+    /// Stored versions of every key (vectors and ends of vectors), at every time.
+    public let versions: Int
+    /// Bytes of the stored versions' values (floats and metadata).
+    public let bytes: Int
+}
+
+extension VectorCollection {
+    /// How many vectors the collection holds as of (`validAt`, `tx`), and its stored versions.
+    public func stats(validAt: Instant? = nil, tx: TxSelector = .latest) throws -> VectorCollectionStats {
+        let prefix = Key(Self.keyPrefix(name), partition: info.partition)
+        var visible = 0
+        try db.read(validAt: validAt, tx: tx) { s in
+            try s.scan(prefix: prefix) { row in
+                if row.value.tag == .vector { visible += 1 }
+                return true
+            }
+        }
+        var versions = 0
+        var bytes = 0
+        try db.read { s in
+            let start = EntryKey.prefix(prefix)
+            let c = try s.tx.cursor(s.db.facts)
+            var e = try start.withUnsafeBytes { try c.seek(atLeast: $0) }
+            while let entry = e, EntryKey.hasPrefix(entry.key, start) {
+                versions += 1
+                bytes += entry.value.count
+                e = try c.next()
+            }
+        }
+        return VectorCollectionStats(info: info, vectors: visible, versions: versions, bytes: bytes)
+    }
+}
+
 /// The best `k` hits so far, nearest first (ties: smaller key first).
 struct TopK {
     let k: Int
@@ -438,6 +477,20 @@ extension Database {
             throw LLMDBError(.notFound, "no vector collection named '\(name)'")
         }
         return VectorCollection(db: self, info: try VectorCollection.info(of: d))
+    }
+
+    /// Drops the vector collection `name` in one transaction: every vector it holds now ends
+    /// (their history stays readable as facts, as of earlier transactions) and its definition
+    /// goes. `not_found` when there is none.
+    @discardableResult
+    public func dropVectorCollection(_ name: String) throws -> Commit {
+        let c = try vectorCollection(name)
+        let prefix = Key(VectorCollection.keyPrefix(name), partition: c.info.partition)
+        let live = try read { s in try s.scan(prefix: prefix).map(\.key) }
+        return try write { b in
+            for k in live { try b.delete(k) }
+            try b.deleteSystem(.index(VectorCollection.definitionName(name)))
+        }
     }
 
     /// Every vector collection.

@@ -11,7 +11,9 @@ import Testing
         "index rm", "reduce", "doc", "doc insert", "doc get", "doc find", "doc patch", "doc replace", "doc delete",
         "doc history", "doc index", "schema", "schema list", "schema show", "schema set", "schema diff", "schema drop",
         "migrate", "migrate plan", "migrate dry-run", "migrate apply", "migrate status", "migrate pause",
-        "migrate resume", "serve", "mcp", "key", "key create", "key list", "key revoke", "query", "repl",
+        "migrate resume", "serve", "mcp", "key", "key create", "key list", "key revoke", "query", "repl", "vector",
+        "vector create", "vector put", "vector import", "vector get", "vector search", "vector delete", "vector list",
+        "vector stats", "vector drop",
     ]
     static let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/snapshots/help")

@@ -6,7 +6,8 @@ struct UnknownCommandTests {
     @Test(
         "a word that is not a command is an error naming the commands, with or without --help",
         arguments: [
-            ["vector", "--help"], ["vector"], ["graph", "search", "--help"], ["--db", "x.llmdb", "vector", "--help"],
+            ["columns", "--help"], ["columns"], ["graph", "search", "--help"],
+            ["--db", "x.llmdb", "columns", "--help"],
             ["--json", "frobnicate"], ["code", "frob", "--help"], ["schema", "nope"], ["key", "destroy", "--help"],
         ]
     )
