@@ -207,7 +207,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LLMDBVectorTests",
-            dependencies: ["LLMDBVector", "LLMDB"],
+            dependencies: ["LLMDBVector", "LLMDB", "LLMDBStorage"],
             swiftSettings: strictSettings
         ),
         .testTarget(

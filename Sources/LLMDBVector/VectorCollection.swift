@@ -92,6 +92,41 @@ public struct VectorIndexKind: IndexKind {
         Checker(try VectorCollection.info(of: definition))
     }
 
+    /// Every stored version under the collection's keys, at every time, is a vector the
+    /// collection accepts (writes are checked, so a problem here is damage, or an entry
+    /// written by a build without this kind).
+    public func verify(_ definition: ExtensionDefinition, _ snapshot: borrowing Snapshot) throws -> [String] {
+        let info = try VectorCollection.info(of: definition)
+        let start = EntryKey.prefix(Key(VectorCollection.keyPrefix(info.name), partition: info.partition))
+        let c = try snapshot.tx.cursor(snapshot.db.facts)
+        var problems: [String] = []
+        var e = try start.withUnsafeBytes { try c.seek(atLeast: $0) }
+        while let entry = e, EntryKey.hasPrefix(entry.key, start), problems.count < 100 {
+            if let tag = entry.value.first, tag != ValueTag.tombstone.rawValue, let d = EntryKey.decode(entry.key) {
+                do {
+                    try VectorCollection.check(
+                        UnsafeRawBufferPointer(rebasing: entry.value[1...]),
+                        tag: tag,
+                        info,
+                        key: ""
+                    )
+                    let n = info.dimensions
+                    let p = UnsafeRawBufferPointer(rebasing: entry.value[1...])
+                    if p.count > 4 + 4 * n, VectorCollection.metadata(p, dimensions: n) == nil {
+                        problems.append(
+                            "vector collection '\(info.name)': the metadata of a version written by tx \(d.tx) is not JSON"
+                        )
+                    }
+                } catch {
+                    let what = error.message.replacing("; nothing was written", with: "")
+                    problems.append("\(what) (a version written by tx \(d.tx))")
+                }
+            }
+            e = try c.next()
+        }
+        return problems
+    }
+
     final class Checker: IndexMaintainer {
         let info: VectorCollectionInfo
         init(_ info: VectorCollectionInfo) { self.info = info }
@@ -192,7 +227,10 @@ public struct VectorCollection: Sendable {
         _ info: VectorCollectionInfo,
         key: String
     ) throws(LLMDBError) {
-        let what = "vector collection '\(info.name)', key '\(key.prefix(80))'"
+        // No key in the words of verify (its report names no keys).
+        let what =
+            key.isEmpty
+            ? "vector collection '\(info.name)'" : "vector collection '\(info.name)', key '\(key.prefix(80))'"
         guard tag == ValueTag.vector.rawValue else {
             throw LLMDBError(.invalidValue, "\(what): the value is \(ValueTag(rawValue: tag).name), not a vector")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import LLMDB
+import LLMDBStorage
 import LLMDBVector
 import Testing
 
@@ -228,5 +229,43 @@ struct VectorCollectionTests {
         #expect(hit.key == "z" && hit.distance == 25)
         #expect(try t.db.vectorCollections().map(\.name) == ["mem"])
         #expect(try t.db.verify().ok)
+    }
+}
+
+@Suite("Vector collections: verify")
+struct VectorVerifyTests {
+    @Test("verify checks every stored version of a collection, and names no key")
+    func verifyFindsDamage() throws {
+        let t = try VectorTestDatabase()
+        let c = try t.db.createVectorCollection("v", dimensions: 2)
+        try c.put("secret-key", [1, 2], metadata: ["a": 1])
+        try c.put("b", [3, 4])
+        var report = try t.db.verify()
+        #expect(report.ok && report.indexesChecked == 1, "\(report.problems)")
+        t.db.close()
+        // Damage one version below the database: three floats where the collection has two.
+        do {
+            let env = try Environment(path: t.path, options: .init())
+            let facts = try #require(try env.openTables(["facts"], create: false)["facts"])
+            let tx = try env.beginWrite()
+            let c = try tx.cursor(facts)
+            var key: [UInt8]? = nil
+            var e = try c.first()
+            while let entry = e {
+                if String(decoding: entry.key, as: UTF8.self).contains("secret-key") { key = Array(entry.key) }
+                e = try c.next()
+            }
+            let k = try #require(key)
+            var value: [UInt8] = [0x20, 0, 0, 0, 3]
+            for x: Float in [1, 2, 3] { withUnsafeBytes(of: x) { value += $0 } }
+            try k.withUnsafeBytes { k in try value.withUnsafeBytes { v in try tx.put(facts, k, v) } }
+            try tx.commit()
+        }
+        try t.reopen()
+        _ = try t.db.vectorCollection("v")  // registers the kind with this process
+        report = try t.db.verify()
+        #expect(report.indexesChecked == 1 && report.problems.count == 1, "\(report.problems)")
+        #expect(report.problems.first?.contains("3 dimensions, the collection's have 2") == true, "\(report.problems)")
+        #expect(report.problems.allSatisfy { !$0.contains("secret-key") && !$0.contains("nothing was written") })
     }
 }
