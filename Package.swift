@@ -137,6 +137,7 @@ let package = Package(
             name: "LLMDBEmbedded",
             dependencies: [
                 "CLLMDBABI", "LLMDB", "LLMDBDocuments", "LLMDBWasm", "LLMDBQuery", "LLMDBMemory", "LLMDBService",
+                "LLMDBVector",
             ],
             swiftSettings: strictSettings,
             linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libllmdb.so"])]

@@ -337,6 +337,26 @@ llmdb_status llmdb_memory_namespaces(llmdb *db, const char *args_json, char **js
 llmdb_status llmdb_call(llmdb *db, const char *operation, const char *args_json,
                         char **json_out, size_t *len_out);
 
+/* ---- Vectors (docs/vectors.md) --------------------------------------------------------
+ *
+ * The floats go in as they lie in memory (float32, row-major); the rest of the vector API
+ * is llmdb_call with the REST operations: createVectorCollection {"collection",
+ * "dimensions", "metric", "partition"}, getVector {"collection", "key", "valid_at", "tx"},
+ * deleteVector, vectorCollectionStats, listVectorCollections, dropVectorCollection. */
+
+/* Stores n vectors of `dims` floats each (n * dims floats at `vectors`), the i-th under
+ * keys[i] (NUL-terminated UTF-8) with metadata_json[i] (a JSON object, or NULL for none; the
+ * array itself may be NULL), valid from now, in one transaction: all or none. */
+llmdb_status llmdb_vector_put(llmdb *db, const char *collection, size_t n, const char *const *keys,
+                              const float *vectors, size_t dims, const char *const *metadata_json,
+                              uint64_t *tx_out);
+/* The k (1 to 1000) vectors nearest to `query` (dims floats) in the collection, nearest
+ * first. options_json: NULL or {"filter": {"path": value, ...}, "valid_at", "tx", "tx_time",
+ * "max_bytes"}. *json_out: {"hits": [{"key", "distance", "metadata", "valid_from", "tx"}],
+ * "truncated"}, owned by the caller (llmdb_free). */
+llmdb_status llmdb_vector_search(llmdb *db, const char *collection, const float *query, size_t dims,
+                                 int32_t k, const char *options_json, char **json_out, size_t *len_out);
+
 /* ---- The code registry (WebAssembly modules) ------------------------------------------ */
 
 /* Registers a module (a WebAssembly binary, or WAT text) under `name`. `kind` is

@@ -1,5 +1,5 @@
 public import LLMDB
-import LLMDBVector
+package import LLMDBVector
 
 // The vector operations of the server (REST `/v1/vectors/…` and the MCP tool `vector_search`),
 // over LLMDBVector's API, which the CLI calls too. A collection's vectors are the facts
@@ -123,9 +123,9 @@ extension Service {
             }
             items = [try Self.item(.object(one))]
         }
-        let c = try vectors(a, p, .write)
-        for item in items { try p.check(.write, key: "vec/\(c.name)/" + item.key, partition: c.info.partition) }
-        guard case .object(var m) = Render.commit(try c.put(items)) else { return .null }
+        guard case .object(var m) = Render.commit(try vectorPut(try a.required("collection"), items, p)) else {
+            return .null
+        }
         m.append(JSONMember("count", .int(Int64(items.count))))
         return .object(m)
     }
@@ -153,18 +153,31 @@ extension Service {
         return Render.commit(try c.delete(key, validFrom: try a.instant("valid_from")))
     }
 
+    /// Stores `items` in the collection in one transaction, each key checked against `p`'s
+    /// scopes (REST and MCP, and the C ABI's binary put).
+    package func vectorPut(_ collection: String, _ items: [VectorItem], _ p: Principal) throws -> Commit {
+        let c = try db.vectorCollection(collection)
+        for item in items { try p.check(.write, key: "vec/\(c.name)/" + item.key, partition: c.info.partition) }
+        return try c.put(items)
+    }
+
     /// The nearest vectors, without their floats (bounded by `k` ≤ ``maxVectorK`` and by
     /// `max_bytes`: `truncated` says when the budget cut the list).
     public func searchVectors(_ a: Args, _ p: Principal) throws -> JSONValue {
+        try vectorSearch(a, p, query: try Self.floats(try a.value("vector"), "vector"), maxK: Self.maxVectorK)
+    }
+
+    /// A search with its query given apart from `a` (the C ABI passes floats, not JSON).
+    package func vectorSearch(_ a: Args, _ p: Principal, query: [Float], maxK: Int) throws -> JSONValue {
         let c = try vectors(a, p, .read)
         let k = try a.int("k") ?? 10
-        guard (1...Int64(Self.maxVectorK)).contains(k) else {
-            throw APIError.bad("'k' must be from 1 to \(Self.maxVectorK), not \(k)")
+        guard (1...Int64(maxK)).contains(k) else {
+            throw APIError.bad("'k' must be from 1 to \(maxK), not \(k)")
         }
         let maxBytes = try a.int("max_bytes")
         if let maxBytes, maxBytes < 1 { throw APIError.bad("'max_bytes' must be positive, not \(maxBytes)") }
         let hits = try c.search(
-            try Self.floats(try a.value("vector"), "vector"),
+            query,
             k: Int(k),
             filters: try Self.vectorFilters(a),
             validAt: try a.instant("valid_at"),

@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -1707,6 +1708,77 @@ static void test_call(llmdb *db) {
     CHECK(j == (char *)0x1 && len == 12345);
 }
 
+/* ---- Vectors: floats in as they lie in memory ------------------------------------------ */
+
+static void test_vectors(llmdb *db) {
+    char *j = NULL;
+    size_t len = 0;
+    OK(llmdb_call(db, "createVectorCollection", "{\"collection\":\"emb\",\"dimensions\":3,\"metric\":\"l2\"}", &j,
+                  &len));
+    JSON_HAS(j, "\"dimensions\":3");
+    llmdb_free(j);
+    const char *keys[] = {"a", "b", "c"};
+    const float rows[] = {0, 0, 0, 1, 0, 0, 5, 5, 5};
+    const char *meta[] = {"{\"lang\":\"en\"}", NULL, "{\"lang\":\"en\"}"};
+    uint64_t tx = 0;
+    OK(llmdb_vector_put(db, "emb", 3, keys, rows, 3, meta, &tx));
+    CHECK(tx > 0);
+    const float q[] = {0.9f, 0, 0};
+    OK(llmdb_vector_search(db, "emb", q, 3, 2, NULL, &j, &len));
+    CHECK(len == strlen(j));
+    JSON_HAS(j, "\"hits\":[{\"key\":\"b\"");
+    JSON_COUNT(j, "\"key\":", 2);
+    llmdb_free(j);
+    OK(llmdb_vector_search(db, "emb", q, 3, 5, "{\"filter\":{\"lang\":\"en\"}}", &j, &len));
+    JSON_HAS(j, "\"hits\":[{\"key\":\"a\"");
+    JSON_LACKS(j, "\"key\":\"b\"");
+    llmdb_free(j);
+    /* A new version of b; as of tx, the old one. */
+    const float far[] = {9, 9, 9};
+    const char *kb[] = {"b"};
+    uint64_t tx2 = 0;
+    OK(llmdb_vector_put(db, "emb", 1, kb, far, 3, NULL, &tx2));
+    CHECK(tx2 == tx + 1);
+    char opts[64];
+    snprintf(opts, sizeof opts, "{\"tx\":%" PRIu64 "}", tx);
+    OK(llmdb_vector_search(db, "emb", q, 3, 1, opts, &j, &len));
+    JSON_HAS(j, "\"key\":\"b\"");
+    llmdb_free(j);
+    OK(llmdb_vector_search(db, "emb", q, 3, 1, NULL, &j, &len));
+    JSON_HAS(j, "\"key\":\"a\"");
+    llmdb_free(j);
+    OK(llmdb_call(db, "getVector", "{\"collection\":\"emb\",\"key\":\"b\"}", &j, &len));
+    JSON_HAS(j, "\"vector\":[9");
+    llmdb_free(j);
+
+    /* Bad input: a clear status, and nothing written. */
+    uint64_t before = 0;
+    OK(llmdb_tx_at(db, LLMDB_TIME_UNSET, &before));
+    const float nan_row[] = {0, NAN, 0};
+    EXPECT(LLMDB_E_INVALID_VALUE, llmdb_vector_put(db, "emb", 1, kb, nan_row, 3, NULL, &tx));
+    JSON_HAS(llmdb_last_error(), "finite");
+    EXPECT(LLMDB_E_INVALID_VALUE, llmdb_vector_put(db, "emb", 1, kb, far, 2, NULL, &tx));
+    CHECK(strstr(llmdb_last_error(), "the vector has 2 dimensions") != NULL);
+    EXPECT(LLMDB_E_NO_SUCH, llmdb_vector_put(db, "none", 1, kb, far, 3, NULL, &tx));
+    EXPECT(LLMDB_E_INVALID_ARGUMENT, llmdb_vector_put(db, "emb", 0, kb, far, 3, NULL, &tx));
+    EXPECT(LLMDB_E_NULL_ARGUMENT, llmdb_vector_put(db, "emb", 1, NULL, far, 3, NULL, &tx));
+    EXPECT(LLMDB_E_NULL_ARGUMENT, llmdb_vector_put(db, "emb", 1, kb, NULL, 3, NULL, &tx));
+    const char *bad_meta[] = {"{"};
+    EXPECT(LLMDB_E_INVALID_JSON, llmdb_vector_put(db, "emb", 1, kb, far, 3, bad_meta, &tx));
+    uint64_t after = 0;
+    OK(llmdb_tx_at(db, LLMDB_TIME_UNSET, &after));
+    CHECK(after == before);
+    j = (char *)0x1;
+    len = 12345;
+    EXPECT(LLMDB_E_INVALID_ARGUMENT, llmdb_vector_search(db, "emb", q, 3, 0, NULL, &j, &len));
+    CHECK(strstr(llmdb_last_error(), "'k' must be from 1 to 1000") != NULL);
+    EXPECT(LLMDB_E_INVALID_ARGUMENT, llmdb_vector_search(db, "emb", q, 2, 1, NULL, &j, &len));
+    EXPECT(LLMDB_E_INVALID_ARGUMENT, llmdb_vector_search(db, "emb", q, 3, 1, "{\"bogus\":1}", &j, &len));
+    JSON_HAS(llmdb_last_error(), "bogus");
+    EXPECT(LLMDB_E_NULL_ARGUMENT, llmdb_vector_search(db, "emb", q, 3, 1, NULL, NULL, &len));
+    CHECK(j == (char *)0x1 && len == 12345);
+}
+
 /* ---- The code registry ----------------------------------------------------------------- */
 
 /* A map_pages that copies its page (the WAT of Tests/LLMDBWasmTests/WasmTestSupport.swift's
@@ -2442,6 +2514,7 @@ int main(void) {
     run("query", test_query, db);
     run("memory", test_memory, db);
     run("call", test_call, db);
+    run("vectors", test_vectors, db);
     run("code", test_code, db);
     run("threads", test_threads, db);
     run("concurrent writers", test_concurrent_writers, db);

@@ -19,6 +19,14 @@ TOOLS = {
     "list_namespaces": {"required": set(), "has": {"partition"}},
     "describe_schema": {"required": {"collection"}, "has": {"collection", "version"}},
     "dry_run_migration": {"required": {"collection", "migration"}, "has": {"collection", "migration", "sample"}},
+    "vector_search": {"required": {"collection", "vector"}, "has": {"collection", "vector", "k", "filter", "tx"}},
+}
+
+# The vector collection both preparations write: {"name", "dimensions", "vectors": [(key, vector, metadata)]}.
+VECTORS = {
+    "name": "notes",
+    "dimensions": 2,
+    "vectors": [("a", [1.0, 0.0], {"lang": "en"}), ("b", [0.0, 1.0], {"lang": "fr"})],
 }
 
 SCHEMA = {
@@ -82,10 +90,11 @@ async def check_tools_listed(session) -> None:
 
 
 async def exercise_all_tools(session, collection: str, expected_docs: set[str]) -> None:
-    """Calls all 12 tools with valid arguments and checks what they return.
+    """Calls all 13 tools with valid arguments and checks what they return.
 
     `collection` must have schema version 1 == SCHEMA and hold the documents
-    `expected_docs` (ids), each with a two-word `name`."""
+    `expected_docs` (ids), each with a two-word `name`; the vector collection VECTORS must
+    exist with its vectors."""
     await check_tools_listed(session)
     uid = uuid.uuid4().hex[:8]
     key = f"agent:knowledge:capital-{uid}"
@@ -193,6 +202,15 @@ async def exercise_all_tools(session, collection: str, expected_docs: set[str]) 
     d = ok(await session.call_tool("describe_schema", {"collection": collection}))
     assert d["version"] == 1
 
+    # vector_search: nearest first, filters, no floats in the answer
+    near = ok(await session.call_tool("vector_search", {"collection": VECTORS["name"], "vector": [0.9, 0.2], "k": 1}))
+    assert [h["key"] for h in near["hits"]] == ["a"] and "vector" not in near["hits"][0], near
+    assert near["hits"][0]["metadata"] == {"lang": "en"} and near["truncated"] is False, near
+    fr = ok(await session.call_tool(
+        "vector_search", {"collection": VECTORS["name"], "vector": [0.9, 0.2], "filter": {"lang": "fr"}}
+    ))
+    assert [h["key"] for h in fr["hits"]] == ["b"], fr
+
     # resources
     res = (await session.list_resources()).resources
     uris = {str(r.uri) for r in res}
@@ -219,6 +237,8 @@ async def check_tool_errors(session) -> None:
     assert e["code"] == "invalid_query", e
     e = err(await session.call_tool("describe_schema", {"collection": "no_such_collection"}))
     assert e["code"] == "not_found", e
+    e = err(await session.call_tool("vector_search", {"collection": "no_such_vectors", "vector": [1, 0]}))
+    assert e["code"] == "not_found" and "no_such_vectors" in e["message"], e
     r = await session.call_tool("no_such_tool", {})
     assert is_error(r) and "unknown tool 'no_such_tool'" in text_of(r), text_of(r)
     # still usable

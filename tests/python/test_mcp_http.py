@@ -8,7 +8,7 @@ import httpx
 from mcp import ClientSession
 
 from conftest import assert_error, auth, create_key
-from mcp_checks import SCHEMA, check_tool_errors, exercise_all_tools, http_transport, ok
+from mcp_checks import SCHEMA, VECTORS, check_tool_errors, exercise_all_tools, http_transport, ok
 
 COLLECTION = "people"
 INIT = {
@@ -45,6 +45,11 @@ def prepare_rest(c: httpx.Client) -> set[str]:
         r = c.post(f"/v1/collections/{COLLECTION}/documents", json={"id": doc_id, "document": {"name": name, "age": age}})
         assert r.status_code == 200, r.text
         assert r.json()["id"] == doc_id
+    r = c.post(f"/v1/vectors/{VECTORS['name']}", json={"dimensions": VECTORS["dimensions"]})
+    assert r.status_code == 200, r.text
+    batch = [{"key": k, "vector": v, "metadata": m} for k, v, m in VECTORS["vectors"]]
+    r = c.put(f"/v1/vectors/{VECTORS['name']}/vectors", json={"vectors": batch})
+    assert r.status_code == 200, r.text
     return {"ada", "alan"}
 
 

@@ -9,7 +9,7 @@ import subprocess
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from conftest import LLMDB, run_llmdb
-from mcp_checks import SCHEMA, check_tool_errors, exercise_all_tools
+from mcp_checks import SCHEMA, VECTORS, check_tool_errors, exercise_all_tools
 
 COLLECTION = "people"
 
@@ -19,6 +19,9 @@ def prepare(db) -> set[str]:
     run_llmdb("schema", "set", "--db", str(db), COLLECTION, json.dumps(SCHEMA))
     run_llmdb("doc", "insert", "--db", str(db), COLLECTION, '{"name":"Ada Lovelace","age":36}', "--id", "ada")
     run_llmdb("doc", "insert", "--db", str(db), COLLECTION, '{"name":"Alan Turing","age":41}', "--id", "alan")
+    run_llmdb("vector", "create", "--db", str(db), VECTORS["name"], "--dim", str(VECTORS["dimensions"]))
+    for key, vector, meta in VECTORS["vectors"]:
+        run_llmdb("vector", "put", "--db", str(db), VECTORS["name"], key, json.dumps(vector), "--meta", json.dumps(meta))
     return {"ada", "alan"}
 
 

@@ -32,6 +32,7 @@ from ._db import (
     Time,
     Transaction,
     TxAt,
+    Vectors,
     open_database,
 )
 from ._errors import (
@@ -106,5 +107,5 @@ __all__ = [
     "InvalidSchema", "InvalidTimeRange", "InvalidUTF8", "InvalidValue", "Key", "KeyTooLong",
     "MapFull", "NotADatabase", "NotFound", "NullArgument", "NullValue", "QueryResult", "ReadOnly",
     "ReservedPartition", "Run", "Scan", "SchemaViolation", "StorageError", "Time", "Transaction",
-    "TxAt", "TxTimeNotIncreasing", "UnknownValueTag", "open",
+    "TxAt", "TxTimeNotIncreasing", "UnknownValueTag", "Vectors", "open",
 ]

@@ -180,6 +180,11 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "llmdb_memory_rollback": (_st, [_h, c_char_p, *_out_json]),
     "llmdb_memory_namespaces": (_st, [_h, c_char_p, *_out_json]),
     "llmdb_call": (_st, [_h, c_char_p, c_char_p, *_out_json]),
+    "llmdb_vector_put": (
+        _st,
+        [_h, c_char_p, c_size_t, POINTER(c_char_p), c_void_p, c_size_t, POINTER(c_char_p), POINTER(c_uint64)],
+    ),
+    "llmdb_vector_search": (_st, [_h, c_char_p, c_void_p, c_size_t, c_int32, c_char_p, *_out_json]),
     "llmdb_code_add": (
         _st,
         [_h, c_char_p, c_char_p, c_size_t, c_char_p, c_char_p, *_out_json],

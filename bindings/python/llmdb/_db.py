@@ -7,14 +7,15 @@ import json
 import os
 import threading
 import weakref
-from ctypes import addressof, c_int64, c_size_t, c_uint64, c_void_p, create_string_buffer, pointer, string_at
+from array import array as _array
+from ctypes import addressof, c_char, c_char_p, c_int64, c_size_t, c_uint64, c_void_p, create_string_buffer, pointer, string_at
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, overload
 
 from . import _capi, _fast
 from ._capi import lib as _lib
-from ._errors import Error, InvalidArgument, InvalidHandle, error_for
+from ._errors import Error, InvalidArgument, InvalidHandle, NotFound, error_for
 from ._time import from_iso, from_us, opt_us, to_iso, to_us
 
 _OK = _capi.OK
@@ -1000,6 +1001,26 @@ class Database(_Reader):
             _take_json(_lib.llmdb_call(self._h, op, _args_json(args, operation), s.outp, s.lenp))
         )
 
+    def create_vectors(
+        self, name: str, dimensions: int, *, metric: str = "cosine", partition: int = 0
+    ) -> "Vectors":
+        """Creates the vector collection `name` (no change when it exists with the same
+        dimension, metric and partition; other settings raise Conflict) and returns it."""
+        self.call(
+            "createVectorCollection", collection=name, dimensions=dimensions, metric=metric,
+            partition=_partition(partition),
+        )
+        return Vectors(self, name)
+
+    def vectors(self, name: str) -> "Vectors":
+        """The vector collection `name`; NotFound when there is none."""
+        self.call("vectorCollectionStats", collection=name)
+        return Vectors(self, name)
+
+    def vector_collections(self) -> List[Dict[str, Any]]:
+        """Every vector collection: {name, dimensions, metric, partition}."""
+        return list(self.call("listVectorCollections")["collections"])
+
     def _tx_id(self, tx: object, name: str) -> int:
         """A transaction id for `tx`: an int as it is, a datetime resolved to the last
         transaction at or before it."""
@@ -1321,3 +1342,170 @@ def open_database(
     if st != _OK:
         raise error_for(st)
     return Database(handle.value, fs_path, bool(read_only))  # type: ignore[arg-type]
+
+
+# ---- Vectors -------------------------------------------------------------------------------
+
+
+def _float32(obj: object, what: str, rank: int) -> Tuple[int, Tuple[int, ...], object]:
+    """The address, shape and owner of `obj`'s float32 values, C order, without a copy when
+    `obj` exposes them: a NumPy array (its __array_interface__), or any object with the
+    buffer protocol in format 'f' (array.array('f'), a memoryview). A sequence of numbers
+    (or, for rank 2, of sequences) is converted once. `rank` is 1 (a vector) or 2 (rows)."""
+    ai = getattr(obj, "__array_interface__", None)
+    if isinstance(ai, dict):
+        if ai.get("typestr") not in ("<f4", "=f4", "|f4"):
+            raise TypeError(f"{what} must hold float32 values, not {ai.get('typestr')} (use .astype('float32'))")
+        if ai.get("strides") is not None:
+            raise TypeError(f"{what} must be C-contiguous (use numpy.ascontiguousarray)")
+        shape = tuple(ai["shape"])
+        if len(shape) != rank:
+            raise InvalidArgument(f"{what} must have {rank} dimension{'s' if rank > 1 else ''}, not shape {shape}")
+        return int(ai["data"][0]), shape, obj
+    try:
+        mv = memoryview(obj)  # type: ignore[arg-type]
+    except TypeError:
+        mv = None
+    if mv is not None:
+        if mv.format not in ("f", "<f", "=f") or mv.itemsize != 4:
+            raise TypeError(f"{what} must hold float32 values (buffer format 'f'), not format {mv.format!r}")
+        if not mv.c_contiguous:
+            raise TypeError(f"{what} must be C-contiguous")
+        shape = tuple(mv.shape or (len(mv),))
+        if rank == 2 and len(shape) == 1:
+            raise InvalidArgument(f"{what} must have 2 dimensions (rows, dimensions), not shape {shape}")
+        if len(shape) != rank:
+            raise InvalidArgument(f"{what} must have {rank} dimension{'s' if rank > 1 else ''}, not shape {shape}")
+        if mv.nbytes == 0:
+            return 0, shape, mv
+        raw = mv.cast("B")
+        owner: Any = (c_char * mv.nbytes).from_buffer_copy(raw) if mv.readonly else (c_char * mv.nbytes).from_buffer(raw)
+        return addressof(owner), shape, owner
+    if isinstance(obj, (str, bytes)) or not isinstance(obj, Sequence):
+        raise TypeError(f"{what} must be a float32 array or a sequence of numbers, not {type(obj).__name__}")
+    rows: Sequence[Any] = obj if rank == 2 else [obj]
+    width = None
+    flat = _array("f")
+    for i, row in enumerate(rows):
+        if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
+            raise TypeError(f"{what}: row {i} must be a sequence of numbers")
+        if width is None:
+            width = len(row)
+        elif len(row) != width:
+            raise InvalidArgument(f"{what}: row {i} has {len(row)} numbers, row 0 has {width}")
+        for j, x in enumerate(row):
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                raise TypeError(f"{what}: element {j} of row {i} is not a number")
+        flat.extend(float(x) for x in row)
+    shape = (len(rows), width or 0) if rank == 2 else (width or 0,)
+    addr = flat.buffer_info()[0]
+    return addr, shape, flat
+
+
+class Vectors:
+    """A vector collection (Database.create_vectors, Database.vectors): bitemporal vectors
+    with JSON metadata, searched exactly as of any (valid time, transaction). Vectors go in
+    as float32 without a copy per element: NumPy arrays, array.array('f'), memoryviews, or
+    lists of numbers. See docs/vectors.md."""
+
+    def __init__(self, db: "Database", name: str) -> None:
+        self.db = db
+        self.name = name
+        self._name = _text(name, "name")
+
+    def __repr__(self) -> str:
+        return f"<llmdb.Vectors {self.name!r} of {self.db!r}>"
+
+    def put(self, key: str, vector: object, metadata: Optional[Mapping[str, Any]] = None) -> int:
+        """Stores `key`'s vector (a new version, valid from now). Returns the transaction id."""
+        addr, shape, keep = _float32(vector, "vector", 1)
+        return self._put([key], addr, 1, shape[0], None if metadata is None else [metadata], keep)
+
+    def put_many(
+        self,
+        keys: Sequence[str],
+        vectors: object,
+        metadata: Optional[Sequence[Optional[Mapping[str, Any]]]] = None,
+    ) -> int:
+        """Stores row i of `vectors` (rows × dimensions, float32) under keys[i], with
+        metadata[i], in one transaction: all or none. Returns the transaction id."""
+        addr, shape, keep = _float32(vectors, "vectors", 2)
+        if len(keys) != shape[0]:
+            raise InvalidArgument(f"{len(keys)} keys for {shape[0]} rows")
+        if metadata is not None and len(metadata) != shape[0]:
+            raise InvalidArgument(f"{len(metadata)} metadata for {shape[0]} rows")
+        return self._put(list(keys), addr, shape[0], shape[1], None if metadata is None else list(metadata), keep)
+
+    def _put(
+        self, keys: List[str], addr: int, n: int, dims: int, metadata: Optional[List[Any]], keep: object
+    ) -> int:
+        if n == 0:
+            raise InvalidArgument("a put needs at least one vector")
+        karr = (c_char_p * n)(*[_text(k, "key") for k in keys])
+        marr = None
+        if metadata is not None:
+            marr = (c_char_p * n)(*[None if m is None else _args_json(m, "metadata") for m in metadata])
+        s = _local
+        st = _lib.llmdb_vector_put(self.db._h, self._name, n, karr, addr, dims, marr, s.txp)
+        del keep
+        if st != _OK:
+            raise error_for(st)
+        return int(s.tx.value)
+
+    def search(
+        self,
+        query: object,
+        k: int = 10,
+        *,
+        filter: Optional[Mapping[str, Any]] = None,
+        valid_at: Optional[Time] = None,
+        tx_at: Optional[TxAt] = None,
+        max_bytes: Optional[int] = None,
+    ) -> List[Dict[str, Any]]:
+        """The k (1 to 1000) vectors nearest to `query`, nearest first: each {key, distance,
+        metadata, valid_from, tx}. `filter` is {"path.to.field": value, ...}, each must equal;
+        valid_at and tx_at read as of a past valid time and transaction."""
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise TypeError(f"k must be an int, not {type(k).__name__}")
+        addr, shape, keep = _float32(query, "query", 1)
+        options = _drop_none(
+            filter=dict(filter) if isinstance(filter, Mapping) else filter,
+            valid_at=None if valid_at is None else to_us(valid_at, "valid_at"),
+            max_bytes=max_bytes,
+        )
+        options.update(_tx_fields(tx_at))
+        s = _local
+        st = _lib.llmdb_vector_search(
+            self.db._h, self._name, addr, shape[0], max(-1, min(k, 1 << 30)), _args_json(options, "options"),
+            s.outp, s.lenp,
+        )
+        del keep
+        return list(_times(_take_json(st))["hits"])
+
+    def get(self, key: str, *, valid_at: Optional[Time] = None, tx_at: Optional[TxAt] = None) -> Optional[Dict[str, Any]]:
+        """`key`'s vector as of a time: {key, vector, metadata, valid_from, tx}, or None."""
+        args = _drop_none(collection=self.name, key=key, valid_at=None if valid_at is None else to_us(valid_at, "valid_at"))
+        args.update(_tx_fields(tx_at))
+        try:
+            return dict(self.db.call("getVector", **args))
+        except NotFound:
+            return None
+
+    def delete(self, key: str, *, valid_from: Optional[Time] = None, erase: bool = False) -> int:
+        """Ends `key`'s vector from `valid_from` (default now; history stays), or with
+        erase=True removes every version. Returns the transaction id."""
+        args = _drop_none(
+            collection=self.name, key=key, erase=True if erase else None,
+            valid_from=None if valid_from is None else to_us(valid_from, "valid_from"),
+        )
+        return int(self.db.call("deleteVector", **args)["tx"])
+
+    def stats(self, *, valid_at: Optional[Time] = None, tx_at: Optional[TxAt] = None) -> Dict[str, Any]:
+        """{name, dimensions, metric, partition, vectors (visible then), versions, bytes}."""
+        args = _drop_none(collection=self.name, valid_at=None if valid_at is None else to_us(valid_at, "valid_at"))
+        args.update(_tx_fields(tx_at))
+        return dict(self.db.call("vectorCollectionStats", **args))
+
+    def drop(self) -> int:
+        """Drops the collection: its vectors end now (history stays), its definition goes."""
+        return int(self.db.call("dropVectorCollection", collection=self.name)["tx"])
