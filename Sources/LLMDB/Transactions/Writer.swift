@@ -76,11 +76,21 @@ final class Writer: @unchecked Sendable {
         self.db = db
         #endif
         queue.withLock { $0.running = true }
-        let env = db.env
+        // The thread holds the environment through a box that it empties before it says it
+        // has finished: when stop() returns, the thread no longer keeps the environment open.
+        // LMDB's close of an environment clears every reader slot of this process on its
+        // file, so an environment that closed late, after the file was opened again in this
+        // process, would erase the new environment's readers (and the writer would then reuse
+        // pages they still read).
+        let box = EnvironmentBox(db.env)
         let tables = db.writerTables
         let code = db.options.codeRunner
         let clock = db.clock
-        let thread = Thread { [self] in self.run(env: env, tables: tables, clock: clock, code: code) }
+        let thread = Thread { [self] in
+            self.run(box, tables: tables, clock: clock, code: code)
+            box.env = nil
+            self.finished.signal()
+        }
         thread.name = "llmdb-writer"
         thread.start()
     }
@@ -135,7 +145,8 @@ final class Writer: @unchecked Sendable {
         }
     }
 
-    private func run(env: Environment, tables: Tables, clock: any TransactionClock, code: (any CodeRunner)?) {
+    private func run(_ box: EnvironmentBox, tables: Tables, clock: any TransactionClock, code: (any CodeRunner)?) {
+        let env = box.env!
         while true {
             wake.wait()
             while true {
@@ -148,7 +159,6 @@ final class Writer: @unchecked Sendable {
                 }
                 if jobs.isEmpty {
                     if stopped {
-                        finished.signal()
                         return
                     }
                     break
@@ -366,3 +376,10 @@ package func returnFreedMemoryToSystem() {
 private let mallocTrim: (@convention(c) (Int) -> Int32)? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim")
     .map { unsafeBitCast($0, to: (@convention(c) (Int) -> Int32).self) }
 #endif
+
+/// The writer thread's hold on the environment, released before the thread says it finished.
+private final class EnvironmentBox: @unchecked Sendable {
+    // @unchecked Sendable: set at creation, cleared once by the writer thread at its end.
+    var env: Environment?
+    init(_ env: Environment) { self.env = env }
+}
